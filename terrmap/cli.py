@@ -98,17 +98,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         baseline=baseline,
         random_state=args.seed,
     )
-    summary = write_plan_dir(plan, accounts, args.out, reps=reps)
+    out = write_plan_dir(plan, accounts, args.out, reps=reps)
+    summary = json.loads((out / "summary.json").read_text())
     elapsed = time.perf_counter() - started
     print(json.dumps(_plan_headline(summary, elapsed), indent=2))
     return 0
 
 
 def _plan_headline(summary: dict[str, object], elapsed: float) -> dict[str, object]:
-    keys = ("territories", "max_deviation", "cv", "contiguous_share", "compactness_km")
-    head = {k: summary[k] for k in keys if k in summary}
-    head["moved_accounts"] = summary.get("moved_accounts")
-    head["solve_seconds"] = summary.get("seconds")
+    plan = summary.get("plan", summary)
+    assert isinstance(plan, dict)
+    head = {k: v for k, v in plan.items() if not isinstance(v, list | dict)}
     head["total_seconds"] = round(elapsed, 3)
     return head
 
@@ -154,7 +154,9 @@ def _cmd_plans(args: argparse.Namespace) -> int:
         store.plans_export(db, args.name, args.out)
         print(args.out)
     elif args.plans_cmd == "import":
-        print(store.plans_import(db, args.dir, name=args.name, accounts=args.accounts))
+        print(
+            store.plans_import(db, args.dir, name=args.name, accounts=args.accounts, reps=args.reps)
+        )
     elif args.plans_cmd == "diff":
         print(store.plans_diff(db, args.a, args.b))
     return 0
@@ -220,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("dir", type=Path)
     q.add_argument("--name", required=True)
     q.add_argument("--accounts", type=Path)
+    q.add_argument("--reps", type=Path)
     q = psub.add_parser("diff")
     q.add_argument("a")
     q.add_argument("b")

@@ -24,7 +24,7 @@ def zip_table() -> pd.DataFrame:
     """
     import zipcodes
 
-    rows = zipcodes.list_all()
+    rows = zipcodes.list_all()  # type: ignore[no-untyped-call]
     df = pd.DataFrame.from_records(
         [
             (

@@ -1,0 +1,1 @@
+"""Benchmarks of terrmap against peer methods; run ``python -m bench.engine``."""

@@ -1,0 +1,135 @@
+"""Cached wrappers around the pure core, keyed by explicit versions.
+
+Frames are never hashed: they are passed as ``_``-prefixed arguments and the cache
+key is the dataset version plus the (frozen, hashable) settings. Results are kept with
+``st.cache_resource`` -- one shared object, no pickling copy per call (plans hold
+read-only mappings that do not pickle) -- and every caller treats them as read-only.
+Slider-driven caches are bounded with ``max_entries``.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+from shapely.geometry.base import BaseGeometry
+
+from terrmap.coverage import CoverageConfig, cell_coverage, hidden_territories
+from terrmap.design import DesignConfig, build_plan
+from terrmap.exports import territories_frame
+from terrmap.layers import territory_outlines
+from terrmap.load import load_accounts, load_reps, read_table
+from terrmap.scenarios import PlanSnapshot, Scenario, run_scenario, snapshot
+from terrmap.scoring import ScoringConfig, score_accounts
+from terrmap.ui.state import Dataset, stable_key
+
+__all__ = [
+    "SAMPLE_DIR",
+    "baseline_snapshot",
+    "coverage_cells",
+    "sample_dataset",
+    "scenario_snapshot",
+    "scored_accounts",
+    "shapes_of",
+    "team_sizes",
+    "territories_of",
+    "upload_columns",
+]
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+
+@st.cache_resource(show_spinner="Loading the bundled sample…")
+def sample_dataset() -> Dataset:
+    """The bundled sample (``data/samples/accounts.csv`` and ``reps.csv``), loaded once."""
+    reps = load_reps(SAMPLE_DIR / "reps.csv")
+    accounts = load_accounts(
+        SAMPLE_DIR / "accounts.csv", rep_ids=list(reps.frame["rep_id"].astype(str))
+    )
+    digest = stable_key(
+        (SAMPLE_DIR / "accounts.csv").stat().st_mtime_ns,
+        (SAMPLE_DIR / "reps.csv").stat().st_mtime_ns,
+        len(accounts.frame),
+    )
+    return Dataset(
+        name="Bundled sample",
+        version=f"sample-{digest}",
+        accounts=accounts.frame,
+        reps=reps.frame,
+        notes=tuple(accounts.notes) + tuple(reps.notes),
+    )
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def scored_accounts(version: str, scoring: ScoringConfig, _accounts: pd.DataFrame) -> pd.DataFrame:
+    """Accounts scored with ``scoring`` (``version`` identifies ``_accounts``)."""
+    return score_accounts(_accounts, scoring)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Designing territories…")
+def baseline_snapshot(
+    version: str, scoring: ScoringConfig, design: DesignConfig, _dataset: Dataset
+) -> PlanSnapshot:
+    """The plan of the current data and settings, with its KPIs."""
+    accounts = scored_accounts(version, scoring, _dataset.accounts)
+    plan = build_plan(accounts, _dataset.reps, config=design, random_state=0)
+    return snapshot(plan, accounts, _dataset.reps, scoring=scoring)
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def scenario_snapshot(
+    baseline_key: str,
+    scenario: Scenario,
+    _dataset: Dataset,
+    _baseline: PlanSnapshot,
+    _design: DesignConfig,
+) -> PlanSnapshot:
+    """The scenario's plan, warm-started from the baseline (keyed by the baseline key)."""
+    return run_scenario(_dataset.accounts, _baseline, scenario, design=_design)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shapes_of(snapshot_key: str, _snap: PlanSnapshot) -> dict[str, BaseGeometry]:
+    """Territory outlines of a plan for the map (fast; see ``territory_outlines``)."""
+    plan = _snap.plan
+    return territory_outlines(plan.cells, plan.labels, plan.territory_ids)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Dissolving territories…")
+def territories_of(snapshot_key: str, _snap: PlanSnapshot) -> gpd.GeoDataFrame:
+    """Exact territory polygons with their KPIs, for exports (slow on adaptive plans)."""
+    return territories_frame(_snap.plan, _snap.table)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Computing coverage…")
+def coverage_cells(
+    snapshot_key: str, config: CoverageConfig, _snap: PlanSnapshot
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Per-cell coverage metrics and the hidden-territory candidates of a plan."""
+    cells = cell_coverage(
+        _snap.accounts,
+        _snap.assignment,
+        _snap.table,
+        rep_ids=frozenset(_snap.reps["rep_id"].astype(str)),
+        config=config,
+    )
+    candidates, member = hidden_territories(cells, _snap.reps, config=config)
+    return cells, candidates, member
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the file…")
+def upload_columns(digest: str, filename: str, kind: str, _data: bytes) -> tuple[str, ...]:
+    """The column headers of an uploaded file (``digest`` identifies ``_data``)."""
+    raw = read_table(
+        io.BytesIO(_data), filename=filename, kind="accounts" if kind == "accounts" else "reps"
+    )
+    return tuple(str(c) for c in raw.frame.columns)
+
+
+def team_sizes(current: int, *, below: int = 3, above: int = 4) -> tuple[int, ...]:
+    """Team sizes around the current one for the headcount curve."""
+    return tuple(range(max(1, current - below), current + above + 1))

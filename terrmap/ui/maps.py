@@ -1,0 +1,81 @@
+"""Rendering Folium maps in Streamlit (the only caller of ``st_folium``).
+
+The base map passed in must be built identically on every rerun (same location, zoom
+and tiles); everything that changes goes through ``feature_group_to_add`` so the map
+stays mounted and keeps its pan and zoom. Only click payloads are returned, so panning
+and zooming never rerun the script.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import folium
+import streamlit as st
+
+from terrmap.layers import MapSelection, Tiles, selection_from_payload
+
+__all__ = ["CLICK_OBJECTS", "map_tiles", "render_map"]
+
+#: What the map sends back: clicks only (no bounds/zoom/center, which change on pan).
+CLICK_OBJECTS: tuple[str, ...] = ("last_active_drawing", "last_object_clicked", "last_clicked")
+
+
+def map_tiles() -> Tiles:
+    """Tile choice: ``TERRMAP_TILES`` (``light``/``osm``/``none``), default ``light``."""
+    value = os.environ.get("TERRMAP_TILES", "light").strip().lower()
+    return value if value in ("light", "osm", "none") else "light"  # type: ignore[return-value]
+
+
+def render_map(
+    base: folium.Map,
+    layers: Sequence[folium.FeatureGroup],
+    *,
+    key: str,
+    height: int = 560,
+    clickable: bool = True,
+    on_select: Callable[[MapSelection | None], None] | None = None,
+) -> MapSelection | None:
+    """Show ``base`` with ``layers`` swapped in place and return what was clicked.
+
+    Parameters
+    ----------
+    base
+        The constant base map (``terrmap.layers.base_map``).
+    layers
+        The changing layers; they appear in the layer control.
+    key
+        Component key (one per map on a page).
+    height
+        Height in pixels.
+    clickable
+        Return click payloads (``False`` for display-only maps: no reruns at all).
+    on_select
+        Called with the new selection when the user clicks, *before* the rerun, so
+        the page renders the selection (highlight, details) in that very run.
+
+    Returns
+    -------
+    MapSelection or None
+        The click, if any.
+    """
+    # Imported at call time so tests can patch ``streamlit_folium.st_folium``.
+    import streamlit_folium
+
+    def changed() -> None:
+        if on_select is not None:
+            on_select(selection_from_payload(st.session_state.get(key)))
+
+    payload: Any = streamlit_folium.st_folium(
+        base,
+        key=key,
+        height=height,
+        use_container_width=True,
+        returned_objects=list(CLICK_OBJECTS) if clickable else [],
+        feature_group_to_add=list(layers),
+        layer_control=folium.LayerControl(collapsed=False),
+        on_change=changed if clickable and on_select is not None else None,
+    )
+    return selection_from_payload(payload) if clickable else None

@@ -1,0 +1,143 @@
+"""The one typed session-state object of the dashboard, under one key.
+
+Session state holds small values only: the current :class:`Dataset` (whose frames are
+shared, read-only, with the cache for the bundled sample), the engine and scoring
+settings, the scenario the sliders describe, the map selection and the outcome of the
+last upload. Everything heavy is recomputed through :mod:`terrmap.ui.cache`, keyed by
+``Dataset.version`` and the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import streamlit as st
+
+from terrmap.design import DesignConfig
+from terrmap.errors import InputError, TerrmapError
+from terrmap.layers import MapSelection
+from terrmap.scenarios import Scenario
+from terrmap.scoring import ScoringConfig
+
+__all__ = [
+    "DEFAULT_DESIGN",
+    "STATE_KEY",
+    "AppState",
+    "Dataset",
+    "UploadOutcome",
+    "get_state",
+    "stable_key",
+]
+
+STATE_KEY = "terrmap"
+#: The dashboard balances workload with targets proportional to each rep's capacity (a
+#: new hire at 60 % capacity gets a smaller territory), within 2 %.
+DEFAULT_DESIGN = DesignConfig(balance="workload", tolerance=0.02, targets="capacity")
+
+
+def stable_key(*parts: object) -> str:
+    """A short deterministic key for cache entries (reprs of frozen values)."""
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Accounts and reps as loaded and validated (before scoring); read-only frames.
+
+    Attributes
+    ----------
+    name
+        What the user sees ("Bundled sample", or the file names).
+    version
+        Content key: changes whenever either table changes.
+    accounts, reps
+        The canonical frames (``terrmap.load``).
+    notes
+        What loading decided (e.g. accounts placed at ZIP centroids).
+    """
+
+    name: str
+    version: str
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    def replace_accounts(
+        self, accounts: pd.DataFrame, *, source: str, digest: str, notes: tuple[str, ...] = ()
+    ) -> Dataset:
+        """A new dataset with ``accounts`` replaced (the version changes)."""
+        return Dataset(
+            name=f"{source} + {self.name.split(' + ')[-1]}",
+            version=stable_key(digest, self.version, "accounts"),
+            accounts=accounts,
+            reps=self.reps,
+            notes=notes,
+        )
+
+    def replace_reps(
+        self, reps: pd.DataFrame, *, source: str, digest: str, notes: tuple[str, ...] = ()
+    ) -> Dataset:
+        """A new dataset with ``reps`` replaced (the version changes)."""
+        return Dataset(
+            name=f"{self.name.split(' + ')[0]} + {source}",
+            version=stable_key(digest, self.version, "reps"),
+            accounts=self.accounts,
+            reps=reps,
+            notes=notes,
+        )
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """The result of the last upload: accepted (with notes) or refused (with problems)."""
+
+    kind: Literal["accounts", "reps"]
+    filename: str
+    accepted: bool
+    error: InputError | None = None
+    notes: tuple[str, ...] = ()
+    dropped: int = 0
+
+
+@dataclass
+class AppState:
+    """Everything the dashboard remembers for one browser session."""
+
+    dataset: Dataset
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    design: DesignConfig = field(default_factory=lambda: DEFAULT_DESIGN)
+    scenario: Scenario = field(default_factory=Scenario)
+    selection: MapSelection | None = None
+    #: The last map click applied (a rerun replays it; only a new click counts).
+    last_click: MapSelection | None = None
+    #: Why the last "add a rep at …" was refused, shown until the next attempt.
+    hire_error: TerrmapError | None = None
+    last_upload: UploadOutcome | None = None
+    #: The last headcount curve computed: (key of baseline + scenario + sizes, curve).
+    curve: tuple[str, pd.DataFrame] | None = None
+    history: list[str] = field(default_factory=list)
+
+    def plan_key(self) -> str:
+        """Key of the current baseline plan (data + settings)."""
+        return stable_key(self.dataset.version, self.scoring, self.design)
+
+    def use_dataset(self, dataset: Dataset, note: str) -> None:
+        """Switch to a new dataset; the selection and scenario no longer apply."""
+        self.dataset = dataset
+        self.selection = None
+        self.scenario = Scenario()
+        self.history.append(note)
+
+
+def get_state() -> AppState:
+    """The session's :class:`AppState`, created on the bundled sample on first use."""
+    state = st.session_state.get(STATE_KEY)
+    if not isinstance(state, AppState):
+        from terrmap.ui.cache import sample_dataset
+
+        state = AppState(dataset=sample_dataset())
+        st.session_state[STATE_KEY] = state
+    return state

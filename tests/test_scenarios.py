@@ -1,0 +1,191 @@
+"""What-if scenarios: rosters, hire placement, travel, comparison, live re-planning."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from terrmap.errors import InputError
+from terrmap.grid import cells_to_latlon, latlon_to_cells, study_area
+from terrmap.plan import Plan
+from terrmap.scenarios import (
+    Hire,
+    PlanSnapshot,
+    Scenario,
+    compare_plans,
+    curve_row,
+    hire_location,
+    place_hires,
+    scenario_roster,
+    snapshot,
+    travel_hours,
+)
+from terrmap.scoring import ScoringConfig
+
+
+def voronoi_plan(accounts: pd.DataFrame, reps: pd.DataFrame, res: int = 6) -> Plan:
+    """A hand-made plan: every study-area cell goes to the nearest rep home."""
+    occupied = latlon_to_cells(
+        accounts["lat"].to_numpy(float), accounts["lon"].to_numpy(float), res
+    )
+    cells = study_area(occupied, rings=1)
+    lat, lon = cells_to_latlon(cells)
+    _, labels = cKDTree(reps[["home_lat", "home_lon"]].to_numpy(float)).query(
+        np.column_stack([lat, lon])
+    )
+    ids = tuple(reps["rep_id"].astype(str))
+    return Plan(cells=cells, labels=labels.astype(np.int32), territory_ids=ids, rep_ids=ids,
+                resolution=res)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def base(sample_accounts: pd.DataFrame, sample_reps: pd.DataFrame) -> PlanSnapshot:
+    plan = voronoi_plan(sample_accounts, sample_reps)
+    return snapshot(plan, sample_accounts, sample_reps, scoring=ScoringConfig())
+
+
+def test_snapshot_adds_travel_and_covered_opportunity(base: PlanSnapshot) -> None:
+    t = base.table
+    assert (t["travel_hours"] > 0).all()
+    over = t["workload_hours"] > t["capacity_hours"]
+    assert np.allclose(t.loc[~over, "opportunity_within_capacity"], t.loc[~over, "opportunity"])
+    assert (t.loc[over, "opportunity_within_capacity"] < t.loc[over, "opportunity"]).all()
+    k = base.kpis
+    assert k["territories"] == len(t)
+    assert k["opportunity_within_capacity"] <= k["opportunity"] + 1e-6
+
+
+def test_travel_matches_the_travel_model_and_grows_with_distance(sample_reps) -> None:
+    from terrmap.travel_load import monthly_travel_hours
+
+    rep = sample_reps.iloc[[0]]
+    rep_id = str(rep["rep_id"].iloc[0])
+    home = (float(rep["home_lat"].iloc[0]), float(rep["home_lon"].iloc[0]))
+
+    def hours(offset: float) -> float:
+        acc = pd.DataFrame(
+            {
+                "lat": home[0] + offset + np.array([0.0, 0.01, 0.02]),
+                "lon": np.full(3, home[1]),
+                "tier": pd.array([1, 2, 3], dtype="Int8"),
+                "workload_hours": [1.0, 1.0, 1.0],
+            }
+        )
+        got = travel_hours(acc, pd.Series([rep_id] * 3, dtype="string"), rep,
+                           scoring=ScoringConfig())  # fmt: skip
+        visits = np.asarray(ScoringConfig().visits_per_month)
+        want = monthly_travel_hours(home, acc["lat"], acc["lon"], visits).total_hours
+        assert got[rep_id] == pytest.approx(want)
+        return float(got[rep_id])
+
+    assert 0 < hours(0.1) < hours(0.5) < hours(1.0)
+
+
+def test_leaving_hires_and_capacity(base: PlanSnapshot, sample_reps: pd.DataFrame) -> None:
+    sc = Scenario(
+        leaving=("R03",),
+        hires=(Hire("New rep (Erie)", 42.13, -80.08, 100.0),),
+        capacity_hours=150.0,
+        capacity_by_rep=(("R01", 90.0),),
+    )
+    roster = scenario_roster(sample_reps, sc, accounts=base.accounts, territory=base.assignment)
+    ids = roster["rep_id"].astype(str).tolist()
+    assert "R03" not in ids and "HIRE-1" in ids and len(roster) == len(sample_reps)
+    caps = dict(zip(ids, roster["capacity_hours"], strict=True))
+    assert caps["R01"] == 90.0 and caps["HIRE-1"] == 150.0 and caps["R02"] == 150.0
+    hire = roster[roster["rep_id"] == "HIRE-1"].iloc[0]
+    assert hire["home_lat"] == 42.13 and hire["name"] == "New rep (Erie)"
+
+
+def test_team_size_removes_least_loaded_or_adds_hires(base: PlanSnapshot, sample_reps) -> None:
+    smaller = scenario_roster(sample_reps, Scenario(team_size=10), accounts=base.accounts,
+                              territory=base.assignment)  # fmt: skip
+    assert len(smaller) == 10
+    util = base.table.set_index("territory_id")["utilisation"]
+    dropped = set(sample_reps["rep_id"].astype(str)) - set(smaller["rep_id"].astype(str))
+    assert dropped == set(util.nsmallest(2).index)
+    larger = scenario_roster(sample_reps, Scenario(team_size=14), accounts=base.accounts,
+                             territory=base.assignment)  # fmt: skip
+    assert len(larger) == 14
+    assert larger["rep_id"].astype(str).str.startswith("HIRE-").sum() == 2
+    assert larger["rep_id"].is_unique
+
+
+def test_hires_go_where_load_per_rep_is_heaviest(base: PlanSnapshot, sample_reps) -> None:
+    hires = place_hires(base.accounts, base.assignment, sample_reps, 1)
+    busiest = str(base.table.set_index("territory_id")["utilisation"].idxmax())
+    in_busiest = (base.assignment == busiest).fillna(False).to_numpy(bool)
+    lat = base.accounts.loc[in_busiest, "lat"]
+    lon = base.accounts.loc[in_busiest, "lon"]
+    assert lat.min() <= hires[0].lat <= lat.max() and lon.min() <= hires[0].lon <= lon.max()
+    assert hires[0].capacity_hours == float(sample_reps["capacity_hours"].median())
+
+
+def test_unknown_reps_are_reported_together(base: PlanSnapshot, sample_reps) -> None:
+    sc = Scenario(leaving=("NOPE",), capacity_by_rep=(("GHOST", 10.0),), team_size=0)
+    with pytest.raises(InputError) as info:
+        scenario_roster(sample_reps, sc, accounts=base.accounts, territory=base.assignment)
+    assert {p.value for p in info.value.problems} == {"NOPE", "GHOST", "0"}
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("06103", "ZIP 06103"),
+        ("Hartford, CT", "Hartford, CT"),
+        ("41.5, -72.5", "41.5000, -72.5000"),
+    ],
+)
+def test_hire_location_forms(text: str, label: str) -> None:
+    lat, lon, got = hire_location(text)
+    assert got == label
+    assert 41.0 < lat < 42.0 and -73.0 < lon < -72.0
+
+
+@pytest.mark.parametrize("text", ["00000", "Atlantis, ZZ", "91, 10", "somewhere", ""])
+def test_hire_location_rejects_bad_text(text: str) -> None:
+    with pytest.raises(InputError) as info:
+        hire_location(text)
+    assert info.value.problems[0].fix
+
+
+def test_compare_counts_moves_per_rep(base: PlanSnapshot) -> None:
+    plan = base.plan
+    # Move every cell of the first territory to the second one.
+    moved_cells = plan.cells_of(plan.territory_ids[0])
+    other = plan.reassign_cells(moved_cells, plan.territory_ids[1])
+    after = snapshot(other, base.accounts, base.reps, scoring=base.scoring)
+    diff = compare_plans(base, after)
+    n_first = int(base.table["accounts"].iloc[0])
+    assert diff.accounts_moved == n_first
+    per = diff.per_rep.set_index("territory_id")
+    assert per.loc[plan.territory_ids[0], "moved_out"] == n_first
+    assert per.loc[plan.territory_ids[1], "moved_in"] == n_first
+    assert per["moved_in"].sum() == per["moved_out"].sum() == n_first
+    kpis = diff.kpis.set_index("metric")
+    assert kpis.loc["max_deviation", "after"] > kpis.loc["max_deviation", "before"]
+    assert np.allclose(kpis["delta"], kpis["after"] - kpis["before"])
+
+
+def test_compare_with_itself_is_quiet(base: PlanSnapshot) -> None:
+    diff = compare_plans(base, base)
+    assert diff.accounts_moved == 0
+    assert (diff.kpis["delta"] == 0).all()
+    assert Scenario().is_baseline and not Scenario(team_size=3).is_baseline
+
+
+def test_curve_row(base: PlanSnapshot) -> None:
+    row = curve_row(12, base)
+    assert row["reps"] == 12
+    assert 0 < row["share_within_capacity"] <= 1
+    assert row["max_utilisation"] >= row["mean_utilisation"]
+
+
+def test_scenario_is_a_hashable_cache_key() -> None:
+    sc = Scenario(hires=(Hire("x", 1.0, 2.0),), leaving=("R01",))
+    assert hash(sc) == hash(dataclasses.replace(sc))
+    assert sc != dataclasses.replace(sc, leaving=())
