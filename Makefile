@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	bash .ci/ensure-chromium
+	bash .ci/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -110,7 +110,7 @@ class Judge:
     lon: np.ndarray
     workload: np.ndarray
     xyz: np.ndarray  # accounts on the sphere, km
-    cells: np.ndarray  # study area (sorted uint64) at the judging resolution
+    cells: np.ndarray  # the judging ground: terrmap's cell set (sorted uint64)
     adjacency: sparse.csr_matrix
     area_component: np.ndarray  # study-area component per cell
     account_cell: np.ndarray  # index into ``cells`` per account
@@ -118,8 +118,8 @@ class Judge:
 
 
 def make_judge(bench: BenchInput) -> Judge:
-    """Grid the accounts at ``bench.resolution`` and build the study area (terrmap.grid)."""
-    graph = peers.build_cell_graph(bench, base=True)
+    """The judging ground: terrmap's cells for the set (see ``peers.build_cell_graph``)."""
+    graph = peers.build_cell_graph(bench)
     _, comp = csgraph.connected_components(graph.adjacency, directed=False)
     return Judge(
         lat=bench.lat,
@@ -588,8 +588,9 @@ def _set_table(s: dict[str, Any]) -> list[str]:
     lines = [
         f"### {s['accounts']:,} accounts / {s['k']} territories ({s['region']})",
         "",
-        f"H3 resolution {s['resolution']}, {s['occupied_cells']:,} occupied cells, study area "
-        f"{s['study_area_cells']:,} cells in {s['study_area_components']} component(s).",
+        f"terrmap's base H3 resolution {s['resolution']}; judged on its {s['study_area_cells']:,} "
+        f"cells ({s['occupied_cells']:,} with accounts, {s['study_area_components']} "
+        "component(s)).",
         "",
         "| method | max workload dev | CV | contiguous | own cells contiguous | split cells "
         "| km to centroid | × k-means km | time s (cold) | × terrmap time |",
@@ -615,7 +616,11 @@ def _targets_table(sets: list[dict[str, Any]]) -> list[str]:
         ratio = r.get("compactness_vs_kmeans")
         cells = [
             _verdict(m["max_deviation"] <= 0.02, _pct(m["max_deviation"])),
-            _verdict(m["contiguous_share"] == 1.0, _pct(m["contiguous_share"], 0)),
+            _verdict(
+                m["contiguous_share"] == 1.0,
+                f"{_pct(m['contiguous_share'], 0)}; own cells "
+                f"{m.get('own_cells_contiguous', '–')}/{m['territories']}",
+            ),
             _verdict(ratio is not None and ratio <= 1.15, _num(ratio)),
             _verdict(tgt is None or r["seconds"] <= tgt, f"{r['seconds']:.2f} s / {tgt or '–'} s"),
         ]
@@ -650,7 +655,7 @@ def _scenario_lines(sets: list[dict[str, Any]]) -> list[str]:
     warm = [(s, s["scenarios"]["warm_reruns"]) for s in sets if "warm_reruns" in s["scenarios"]]
     if warm:
         lines += [
-            "### Warm reruns after a slider-sized change (terrmap, previous plan as baseline)",
+            "### Warm reruns after a slider-sized change (terrmap, previous plan as warm start)",
             "",
             "| set | change | rerun s | target s | accounts moved | max dev after |",
             "|---|---|---:|---:|---:|---:|",

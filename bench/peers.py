@@ -64,10 +64,10 @@ class BenchInput:
 
     accounts: pd.DataFrame
     k: int
-    resolution: int  # H3 base resolution terrmap chose (the judging grid)
+    resolution: int  # H3 base resolution terrmap chose
     random_state: int = 0
     reps: pd.DataFrame | None = None
-    cells: np.ndarray | None = None  # terrmap's cell set (adaptive), the peers' ground
+    cells: np.ndarray | None = None  # terrmap's cell set (adaptive): peers' and judge's ground
 
     @property
     def lat(self) -> np.ndarray:
@@ -147,21 +147,21 @@ def bridge_components(adjacency: sparse.csr_matrix, xyz: np.ndarray) -> sparse.c
     return (adjacency + links).tocsr()
 
 
-def build_cell_graph(bench: BenchInput, *, base: bool = False) -> CellGraph:
-    """The cells a set is partitioned on, their adjacency, weights and accounts.
+def build_cell_graph(bench: BenchInput) -> CellGraph:
+    """The cells a set is partitioned and judged on, their adjacency, weights, accounts.
 
     The ground is terrmap's own cell set for the set when known (``bench.cells``: the
-    study area with heavy cells split into children), so the cell-based peers work on
-    exactly the cells terrmap does; with ``base=True`` (the judging grid) or when it is
-    unknown, the study area of ``terrmap.grid.study_area`` at ``bench.resolution``.
-    An account's cell is found from its finest engine cell, walking up (terrmap's one
-    rule: H3 children do not nest geometrically, so the direct cell at a coarse
-    resolution differs for ~6% of points).
+    study area at its base resolution with heavy cells split into H3 children), so
+    the cell-based peers and the judge work on exactly the cells terrmap does; when
+    it is unknown, the study area of ``terrmap.grid.study_area`` at
+    ``bench.resolution``. An account's cell is found from its finest engine cell,
+    walking up (terrmap's one rule: H3 children do not nest geometrically, so the
+    direct cell at a coarse resolution differs for ~6% of points).
     """
     from terrmap import grid
 
     fine = grid.latlon_to_cells(bench.lat, bench.lon, grid.MAX_RESOLUTION)
-    if bench.cells is not None and not base:
+    if bench.cells is not None:
         cells = np.unique(np.asarray(bench.cells, dtype=np.uint64))
     else:
         occupied = np.unique(grid.cells_to_parent(fine, bench.resolution))

@@ -6,7 +6,6 @@ import numpy as np
 import streamlit as st
 
 from terrmap.coverage import CoverageConfig, as_of_date
-from terrmap.grid import cells_to_shape
 from terrmap.layers import (
     HeatScale,
     base_map,
@@ -31,18 +30,18 @@ plan_key = state.plan_key()
 
 #: metric key -> (menu label, column, unit, explanation)
 METRICS = {
+    "stale": (
+        "Gap: untouched accounts",
+        "stale_accounts",
+        "accounts",
+        "Accounts with no activity for the chosen number of days.",
+    ),
     "at_risk": (
         "Gap: opportunity beyond capacity",
         "at_risk_opportunity",
         "$",
         "Opportunity in territories loaded beyond their rep's capacity — the share "
         "the rep cannot work (1 − capacity / workload).",
-    ),
-    "stale": (
-        "Gap: untouched accounts",
-        "stale_accounts",
-        "accounts",
-        "Accounts with no activity for the chosen number of days.",
     ),
     "unassigned": (
         "Gap: unassigned accounts",
@@ -61,6 +60,13 @@ METRICS = {
         "load_ratio",
         "× target",
         "Each territory's workload over its fair share (by target); 1.0 = on target.",
+    ),
+    "workload": (
+        "Density: workload per cell",
+        "workload_hours",
+        "h/month",
+        "Monthly field workload (visits × (service + travel allowance)) of the accounts in "
+        "each cell.",
     ),
     "density": (
         "Imbalance: opportunity density",
@@ -87,7 +93,19 @@ metric = c1.selectbox(
 )
 resolution = c2.select_slider("Cell size (H3 res.)", [5, 6, 7], value=6, key="cov_res")
 stale_days = c3.number_input("Untouched after (days)", 30, 730, 90, 15, key="cov_stale")
-config = CoverageConfig(resolution=int(resolution), stale_days=int(stale_days))
+share, quantile = 0.5, 0.75
+if metric == "hidden":
+    h1, h2 = st.columns(2)
+    share = h1.slider("A candidate keeps this share of a rep busy", 0.1, 1.5, 0.5, 0.05,
+                      key="cov_share")  # fmt: skip
+    quantile = h2.slider("Dense = workload per cell above this quantile", 0.5, 0.95, 0.75,
+                         0.05, key="cov_quantile")  # fmt: skip
+config = CoverageConfig(
+    resolution=int(resolution),
+    stale_days=int(stale_days),
+    min_rep_share=float(share),
+    density_quantile=float(quantile),
+)
 label, column, unit, explanation = METRICS[metric]
 cells, candidates, member = coverage_cells(plan_key, config, snap)
 st.caption(explanation)
@@ -95,6 +113,7 @@ st.caption(explanation)
 values = cells[column].to_numpy(float)
 if metric == "hidden":
     values = np.where(member >= 0, values, 0.0)
+shown = np.isfinite(values) & (values > 0)
 scale = RATIO if metric == "load_ratio" else heat_scale(values)
 
 colors = territory_colors(snap.plan.territory_ids)
@@ -106,9 +125,7 @@ outline = territory_layer(
     fill_opacity=0.0,
     show_labels=False,
 )
-heat = cell_heat_layer(
-    cells.index.to_numpy(np.uint64), values, scale=scale, name=label, shape_of_cells=cells_to_shape
-)
+heat = cell_heat_layer(cells.index.to_numpy(np.uint64), values, scale=scale, name=label)
 
 map_col, side_col = st.columns([3, 2], gap="medium")
 with map_col:
@@ -118,20 +135,24 @@ with map_col:
         key="coverage_map",
         clickable=False,
     )
-    low = 0.0
-    entries = []
-    for high, color in zip(scale.breaks, scale.colors, strict=True):
-        top = "+" if not np.isfinite(high) else f"{high:,.3g}"
-        entries.append((color, f"{low:,.3g} – {top} {unit}"))
-        low = high
-    st.html(legend_html(entries, title=f"{label} per cell"))
+    if shown.any():
+        low = 0.0
+        entries = []
+        for high, color in zip(scale.breaks, scale.colors, strict=True):
+            top = "+" if not np.isfinite(high) else f"{high:,.3g}"
+            entries.append((color, f"{low:,.3g} – {top} {unit}"))
+            low = high
+        st.html(legend_html(entries, title=f"{label} per cell"))
+    else:
+        st.success(f"No cell shows this: {label.lower()} is zero everywhere.",
+                   icon=":material/check_circle:")  # fmt: skip
 
 with side_col:
     as_of = as_of_date(snap.accounts, config)
     totals = {
-        "At-risk opportunity": f"${cells['at_risk_opportunity'].sum():,.0f}",
         f"Untouched {stale_days}+ days": f"{int(cells['stale_accounts'].sum()):,} accounts"
         + (f" (as of {as_of:%Y-%m-%d})" if as_of is not None else ""),
+        "At-risk opportunity": f"${cells['at_risk_opportunity'].sum():,.0f}",
         "Unassigned": f"{int(cells['unassigned_accounts'].sum()):,} accounts",
         "White space": f"{int(cells['white_space_accounts'].sum()):,} accounts, "
         f"${cells['white_space_opportunity'].sum():,.0f}",
@@ -152,12 +173,16 @@ with side_col:
                 "opportunity": st.column_config.NumberColumn("opportunity", format="$%,.0f"),
             },
         )
-    else:
+    elif shown.any():
         st.markdown(f"**Top cells by {label.lower()}**")
-        top = (
-            cells.loc[np.isfinite(values) & (values > 0)]
-            .assign(value=values[np.isfinite(values) & (values > 0)])
-            .nlargest(10, "value")
+        top = cells.loc[shown].assign(value=values[shown]).nlargest(10, "value").reset_index()
+        st.dataframe(
+            top[["territory_id", "accounts", "value", "lat", "lon"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "value": st.column_config.NumberColumn(f"{label} ({unit})", format="%,.2f"),
+                "lat": st.column_config.NumberColumn("centre lat", format="%.3f"),
+                "lon": st.column_config.NumberColumn("centre lon", format="%.3f"),
+            },
         )
-        top = top.reset_index()[["lat", "lon", "accounts", "value"]]
-        st.dataframe(top, hide_index=True, width="stretch")

@@ -19,7 +19,7 @@ from terrmap.exports import (
 from terrmap.load import load_accounts, load_reps
 from terrmap.schema import column_specs, match_columns
 from terrmap.ui.cache import baseline_snapshot, territories_of, upload_columns
-from terrmap.ui.errors import error_boundary, show_error
+from terrmap.ui.errors import error_boundary, problems_frame, show_error
 from terrmap.ui.state import UploadOutcome, get_state
 
 Kind = Literal["accounts", "reps"]
@@ -32,6 +32,18 @@ ds = state.dataset
 st.markdown(f"**In use:** {ds.name} — {len(ds.accounts):,} accounts, {len(ds.reps):,} reps.")
 for note in ds.notes:
     st.caption(f"ℹ️ {note}")
+with st.expander("What the files need"):
+    for kind in ("accounts", "reps"):
+        specs = column_specs(kind)
+        st.markdown(
+            f"**{kind.capitalize()}:** "
+            + ", ".join(f"`{c.name}`" + (" (required)" if c.required else "") for c in specs)
+        )
+    st.caption(
+        "Accounts need a location: `lat` + `lon`, or a US `zip` (placed at the ZIP "
+        "centroid and flagged approximate). Headers are matched forgivingly "
+        "(Latitude, LNG, Postal Code, …); check the mapping before loading."
+    )
 
 
 def _columns_of(kind: Kind, data: bytes, filename: str) -> list[str]:
@@ -104,7 +116,7 @@ def _accept(
         return
     state.use_dataset(new, f"Loaded {kind} from {filename}")
     state.last_upload = UploadOutcome(
-        kind, filename, accepted=True, notes=tuple(result.notes), dropped=len(result.dropped)
+        kind, filename, accepted=True, notes=tuple(result.notes), dropped=tuple(result.dropped)
     )
 
 
@@ -150,7 +162,11 @@ if outcome is not None:
             icon=":material/check_circle:",
         )
         if outcome.dropped:
-            st.warning(f"{outcome.dropped} rows with problems were dropped.")
+            st.warning(
+                f"{len(outcome.dropped)} rows with problems were dropped, as asked:",
+                icon=":material/warning:",
+            )
+            st.dataframe(problems_frame(InputError(outcome.dropped)), hide_index=True)
         for note in outcome.notes:
             st.caption(f"ℹ️ {note}")
     elif outcome.error is not None:

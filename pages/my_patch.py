@@ -19,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from terrmap.layers import base_map, legend_html, territory_colors
-from terrmap.network import RoadNetwork, load_network
+from terrmap.network import RoadNetwork
+from terrmap.network_io import load_network
 from terrmap.patch_layers import (
     drive_time_layer,
     patch_account_layer,

@@ -252,12 +252,11 @@ def controls(sc: Scenario) -> Scenario:
 
 
 def _adopt(result_key: str) -> None:
-    snap = scenario_snapshot(result_key, state.scenario, state.dataset, base, state.design)
+    """Make the scenario's plan (and roster, workload model, settings) the current one."""
     sc = state.scenario
-    ds = state.dataset
-    if not snap.reps.equals(ds.reps):
-        ds = ds.replace_reps(snap.reps, source="scenario roster", digest=stable_key(result_key))
-    state.use_dataset(ds, f"Adopted scenario {result_key[:6]}")
+    snap = scenario_snapshot(base_key, sc, state.dataset, base, state.design)
+    label = f"Plan adopted from a scenario ({len(snap.reps)} reps)"
+    state.use_dataset(state.dataset.with_plan(snap, key=result_key, label=label), label)
     state.scoring = snap.scoring
     state.design = dataclasses.replace(
         state.design,
@@ -274,7 +273,7 @@ def _adopt(result_key: str) -> None:
     _reset()
 
 
-@st.fragment
+@st.fragment(key="what_if")
 def what_if() -> None:
     """Controls, both maps and the deltas: a slider change reruns only this part."""
     left, right = st.columns([1, 2.4], gap="medium")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from terrmap.grid import cell_resolution
 from terrmap.layers import MapSelection, base_map
 from terrmap.ui.cache import baseline_snapshot, shapes_of
 from terrmap.ui.details import cell_details, resolve_selection, territory_details
@@ -26,9 +27,11 @@ with error_boundary("Designing territories"):
     snap = baseline_snapshot(state.dataset.version, state.scoring, state.design, state.dataset)
 plan_key = state.plan_key()
 report = snap.plan.report
+finest = int(cell_resolution(snap.plan.cells).max()) if snap.plan.cells.size else 0
+detail = f" (dense areas down to {finest})" if finest > snap.plan.resolution else ""
 st.caption(
     f"{snap.plan.k} territories · {len(snap.accounts):,} accounts · H3 resolution "
-    f"{snap.plan.resolution} · balanced on {state.design.balance}"
+    f"{snap.plan.resolution}{detail} · balanced on {state.design.balance}"
     + (f" · designed in {report.seconds:.1f} s" if report is not None else "")
 )
 show_health(snap.health, tolerance=state.design.tolerance)
@@ -55,7 +58,7 @@ def _clicked(selection: MapSelection | None) -> None:
         st.session_state[PICK_KEY] = resolved.territory_id or NONE
 
 
-@st.fragment
+@st.fragment(key="territory_map")
 def map_and_details() -> None:
     """Map and detail panel: a click reruns only this part of the page."""
     map_col, side_col = st.columns([3, 2], gap="medium")

@@ -2,8 +2,8 @@
 
 Cells carry a weight and a position; K seeds carry a demand (their target load).
 ``allocate`` solves the capacitated assignment as a sparse min-cost flow (OR-Tools):
-each cell ships its weight to one of its few nearest seeds at a cost of squared
-distance (plus a stability charge for leaving a prior territory); every seed receives
+each cell ships its weight to one of its few nearest seeds at a cost of its distance
+(plus a stability charge for leaving a prior territory); every seed receives
 exactly its demand. A basic solution splits at most K-1 cells, which are rounded to
 their largest share. ``capacitated_kmeans`` alternates allocation and seed updates.
 """
@@ -23,16 +23,18 @@ from terrmap.metrics import EARTH_RADIUS_KM
 __all__ = [
     "Allocation",
     "allocate",
+    "bisection_seeds",
     "capacitated_kmeans",
     "centroids",
     "initial_seeds",
     "match_to_homes",
+    "spread",
     "sq_distances",
     "to_xyz",
 ]
 
 _SUPPLY_UNITS = 10_000_000  # total weight scaled to integers for the flow
-_COST_UNITS = 10_000  # one "typical squared distance" in integer cost units
+_COST_UNITS = 10_000  # one "typical cell-to-seed distance" in integer cost units
 _COST_CAP = 5_000_000
 
 
@@ -90,9 +92,54 @@ def initial_seeds(
     return np.asarray(centers / norm[:, None] * EARTH_RADIUS_KM, dtype=np.float64)
 
 
-def match_to_homes(seeds: NDArray[np.float64], homes: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Permutation ``p`` so that rep ``p[j]`` takes seed ``j`` at least total km."""
+def bisection_seeds(
+    x: NDArray[np.float64], w: NDArray[np.float64], shares: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Seeds from recursive weighted bisection along the principal axis.
+
+    The points are cut into ``len(shares)`` groups whose weights follow ``shares``
+    (split in halves recursively at the weighted quantile); the seeds are the group
+    centroids. Unlike unconstrained k-means, dense metros get as many seeds as their
+    load calls for, so the capacitated iterations start near a balanced optimum.
+    """
+    out = np.zeros((shares.size, 3))
+    stack = [(np.flatnonzero(w > 0), np.arange(shares.size))]
+    while stack:
+        idx, group = stack.pop()
+        if group.size == 1 or idx.size <= 1:
+            c = (x[idx] * w[idx, None]).sum(0)
+            out[group] = c / max(np.linalg.norm(c), 1e-12) * EARTH_RADIUS_KM
+            continue
+        half = group.size // 2
+        frac = shares[group[:half]].sum() / shares[group].sum()
+        pts, wts = x[idx], w[idx]
+        centre = (pts * wts[:, None]).sum(0) / wts.sum()
+        d = pts - centre
+        cov = (d * wts[:, None]).T @ d
+        axis = np.linalg.eigh(cov)[1][:, -1]
+        order = np.argsort(d @ axis, kind="stable")
+        cum = np.cumsum(wts[order])
+        cut = int(np.searchsorted(cum, frac * cum[-1]))
+        cut = min(max(cut, 1), idx.size - 1)
+        stack.append((idx[order[:cut]], group[:half]))
+        stack.append((idx[order[cut:]], group[half:]))
+    return out
+
+
+def match_to_homes(
+    seeds: NDArray[np.float64],
+    homes: NDArray[np.float64],
+    shares: NDArray[np.float64] | None = None,
+) -> NDArray[np.int64]:
+    """Permutation ``p`` so that rep ``p[j]`` takes seed ``j`` at least total km.
+
+    With ``shares`` (the target each seed was placed for, indexed like the reps), a
+    rep is matched to a seed placed for a different target only when unavoidable.
+    """
     d = np.sqrt(sq_distances(seeds, homes))
+    if shares is not None:
+        rel = shares / shares.mean()
+        d = d + 1e6 * np.abs(rel[:, None] - rel[None, :])
     rows, cols = linear_sum_assignment(d)
     perm = np.empty(len(seeds), dtype=np.int64)
     perm[rows] = cols
@@ -121,7 +168,6 @@ def allocate(
     stability: float = 0.0,
     slack: float = 0.0,
     move_weight: NDArray[np.float64] | None = None,
-    allowed: NDArray[np.bool_] | None = None,
 ) -> Allocation:
     """Capacitated assignment of weighted cells to seeds (sparse min-cost flow).
 
@@ -137,13 +183,10 @@ def allocate(
         Territory a cell must go to, or -1.
     prior
         Previous territory of each cell (-1: none); leaving it costs ``stability``
-        typical squared distances per unit of weight.
+        typical cell-to-seed distances per unit of weight.
     move_weight
         What a move costs per cell (e.g. its account count): the stability charge
         is proportional to it (default: to the cell's weight).
-    allowed
-        (n, K) mask of the territories each cell may go to (None: any of the
-        ``neighbours`` nearest); all arcs allowed are used.
     slack
         Each seed may receive ``demand * (1 ± slack)`` instead of exactly its demand
         (used with a prior plan: nothing moves that the band does not require).
@@ -153,9 +196,11 @@ def allocate(
     lock = np.full(n, -1, np.int64) if locked is None else locked
     pri = np.full(n, -1, np.int64) if prior is None else prior
     occ = np.flatnonzero(w > 0)
-    d2 = sq_distances(x[occ], seeds)
-    scale = float(np.median(d2.min(axis=1))) or 1.0
-    cost = d2 / scale
+    # Linear distance: the flow minimises workload-weighted km (what compactness
+    # measures); squared distance gave ~2-5% less compact plans on the samples.
+    dist = np.sqrt(sq_distances(x[occ], seeds))
+    scale = float(np.median(dist.min(axis=1))) or 1.0
+    cost = dist / scale
     if stability > 0:
         p = pri[occ]
         moved = (p[:, None] >= 0) & (np.arange(k)[None, :] != p[:, None])
@@ -163,20 +208,15 @@ def allocate(
         per = np.ones(occ.size) if move_weight is None else move_weight[occ] / w[occ]
         per = per / max(float(np.average(per, weights=w[occ])), 1e-12)
         cost = cost + stability * moved * per[:, None]
-    if allowed is not None:
-        cost = np.where(allowed[occ], cost, np.inf)
     lk = lock[occ]
     cost[lk >= 0] = np.inf
     cost[np.flatnonzero(lk >= 0), lk[lk >= 0]] = 0.0
-    m = min(max(neighbours, 1), k) if allowed is None else k
+    m = min(max(neighbours, 1), k)
     while True:
-        result = _solve_flow(occ, w, cost, demand, m, slack, strict=allowed is not None)
+        result = _solve_flow(occ, w, cost, demand, m, slack)
         if result is not None or m >= k:
             break
         m = min(2 * m, k)
-    if result is None and allowed is not None:  # the restriction was too tight
-        return allocate(x, w, seeds, demand, neighbours=neighbours, locked=locked,
-                        prior=prior, stability=stability, slack=slack, move_weight=move_weight)
     if result is None:
         raise RuntimeError("min-cost flow found no allocation even with every arc")
     labels = np.full(n, -1, np.int64)
@@ -191,8 +231,6 @@ def _solve_flow(
     demand: NDArray[np.float64],
     m: int,
     slack: float,
-    *,
-    strict: bool = False,
 ) -> tuple[NDArray[np.int64], int, float] | None:
     """One flow solve with ``m`` arcs per cell; None when a seed starves (use more arcs).
 
@@ -227,7 +265,7 @@ def _solve_flow(
     if smcf.solve() != smcf.OPTIMAL:  # flows() must not be read after a failed solve
         return None
     flows = np.asarray(smcf.flows(np.asarray(arcs, dtype=np.int32)), dtype=np.int64)
-    if flows[len(rows) + k : len(rows) + k + n].sum() > 0 and (m < k or strict):
+    if flows[len(rows) + k : len(rows) + k + n].sum() > 0 and m < k:
         return None  # some weight had to use the hub: sparse arcs too few
     share = np.zeros((n, k), dtype=np.int64)
     np.add.at(share, (rows, cols), flows[: len(rows)])
@@ -237,6 +275,16 @@ def _solve_flow(
     split = int(((share > 0).sum(1) > 1).sum())
     objective = float((share * np.where(np.isfinite(cost), cost, 0)).sum()) / _SUPPLY_UNITS
     return labels, split, objective
+
+
+def spread(
+    x: NDArray[np.float64], w: NDArray[np.float64], labels: NDArray[np.int64], k: int
+) -> float:
+    """Weighted mean km from each cell to its territory's centroid (lower = compact)."""
+    ok = labels >= 0
+    c = centroids(x, w, labels, k, np.zeros((k, 3)))
+    d = np.linalg.norm(x[ok] - c[labels[ok]], axis=1)
+    return float((d * w[ok]).sum() / max(float(w[ok].sum()), 1e-12))
 
 
 def capacitated_kmeans(
@@ -253,7 +301,6 @@ def capacitated_kmeans(
     stability: float = 0.0,
     slack: float = 0.0,
     move_weight: NDArray[np.float64] | None = None,
-    allowed: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
     """Alternate allocation and centroid updates (unless seeds are fixed).
 
@@ -277,7 +324,6 @@ def capacitated_kmeans(
             stability=stability,
             slack=slack,
             move_weight=move_weight,
-            allowed=allowed,
         )
         changed = float(w[alloc.labels != labels].sum()) / max(float(w.sum()), 1e-12)
         labels = alloc.labels

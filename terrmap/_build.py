@@ -122,14 +122,18 @@ def cell_set(
     weight: NDArray[np.float64],
     limit: float,
     cfg: DesignConfig,
-    warm_start: Plan | None,
+    prior: Plan | None,
 ) -> tuple[NDArray[np.uint64], int, tuple[int, ...]]:
-    """Study-area cells (adaptively split), base resolution, and the split cells."""
-    if warm_start is not None and cfg.resolution in (None, warm_start.resolution):
-        inside = locate_cells(warm_start.cells, fine[fine != 0])
-        if (inside >= 0).all():  # same ground: reuse the grid (and its cached graph)
-            split = warm_start.report.split_cells if warm_start.report else ()
-            return np.asarray(warm_start.cells), warm_start.resolution, split
+    """Study-area cells (adaptively split), base resolution, and the split cells.
+
+    A prior plan (warm start or baseline) lends its grid when every account stands on
+    it: same cells, same cached graph, and reruns stay fast.
+    """
+    if prior is not None and cfg.resolution in (None, prior.resolution):
+        inside = locate_cells(prior.cells, fine[fine != 0])
+        if (inside >= 0).all():
+            split = prior.report.split_cells if prior.report else ()
+            return np.asarray(prior.cells), prior.resolution, split
     res = cfg.resolution if cfg.resolution is not None else resolution_for_cells(fine)
     area = study_area(cells_to_parent(fine[fine != 0], res))
     if not cfg.split_heavy:

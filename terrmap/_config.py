@@ -44,7 +44,7 @@ class DesignConfig:
         With a baseline: most accounts that may change territory (hard cap).
     stability
         With a baseline: cost of moving weight off its baseline territory, in
-        typical squared seed distances (higher = fewer moves, less compact).
+        typical cell-to-seed distances (higher = fewer moves, less compact).
     split_heavy
         Split cells heavier than the band into H3 children (adaptive resolution).
     place_accounts

@@ -7,6 +7,7 @@ parts only on different islands (connected components of the study area).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,6 +178,29 @@ class Bands:
         z2 = np.zeros(len(cells)) if d2 is not None else None
         return self.penalty(ka, d1, d2) - self.penalty(ka, np.zeros(len(cells)), z2)
 
+    def _pen1(self, k: int, load: float, load2: float | None) -> float:
+        ex = max(abs(load / float(self.targets[k]) - 1.0) - self.tol, 0.0)
+        pen = 100.0 * ex * ex
+        if load2 is not None and self.targets2 is not None:
+            ex2 = max(abs(load2 / max(float(self.targets2[k]), 1e-12) - 1.0) - self.tol2, 0.0)
+            pen += ex2 * ex2
+        return pen
+
+    def keeps(self, cell: int, src: int, dst: int) -> bool:
+        """Neither territory's penalty rises if ``cell`` moves ``src`` -> ``dst`` (scalar)."""
+        wi = float(self.w[cell])
+        two = self.loads2 is not None and self.w2 is not None
+        w2 = float(self.w2[cell]) if two and self.w2 is not None else 0.0
+        ls, ld = float(self.loads[src]), float(self.loads[dst])
+        l2s = float(self.loads2[src]) if two and self.loads2 is not None else None
+        l2d = float(self.loads2[dst]) if two and self.loads2 is not None else None
+        after_s = self._pen1(src, ls - wi, None if l2s is None else l2s - w2)
+        after_d = self._pen1(dst, ld + wi, None if l2d is None else l2d + w2)
+        return (
+            after_s <= self._pen1(src, ls, l2s) + 1e-18
+            and after_d <= self._pen1(dst, ld, l2d) + 1e-18
+        )
+
     def move(self, cell: int, src: int, dst: int) -> None:
         """Apply a move to the loads."""
         self.loads[src] -= self.w[cell]
@@ -187,39 +211,59 @@ class Bands:
 
 
 def removable(
-    adj: sparse.csr_matrix, labels: NDArray[np.int64], cell: int, budget: int = 4000
+    adj: sparse.csr_matrix,
+    labels: NDArray[np.int64],
+    cell: int,
+    budget: int = 600,
+    *,
+    local_only: bool = False,
 ) -> bool:
-    """Can ``cell`` leave its territory without cutting the rest of it in two?"""
+    """Can ``cell`` leave its territory without cutting the rest of it in two?
+
+    Its neighbours in the territory must stay linked without it: first tried within
+    two grid steps of the cell (almost always decisive), then — unless
+    ``local_only`` — by a bounded search of the territory (``budget`` cells; beyond
+    that the move is refused).
+    """
     lab = labels[cell]
     indptr, indices = adj.indptr, adj.indices
     nb = indices[indptr[cell] : indptr[cell + 1]]
     nb = nb[labels[nb] == lab]
     if nb.size <= 1:
         return True
-    targets = set(nb.tolist())
-    # Local test first: the neighbours are linked among themselves without ``cell``.
-    seen = {int(nb[0])}
-    queue = deque([int(nb[0])])
-    while queue:
-        u = queue.popleft()
-        for v in indices[indptr[u] : indptr[u + 1]].tolist():
-            if v in targets and v not in seen:
-                seen.add(v)
-                queue.append(v)
-    if len(seen) == len(targets):
+    ring2 = set(nb.tolist())
+    for u in nb.tolist():
+        near = indices[indptr[u] : indptr[u + 1]]
+        ring2.update(near[labels[near] == lab].tolist())
+    ring2.discard(cell)
+    if _reaches(indices, indptr, int(nb[0]), set(nb.tolist()), ring2.__contains__, cell, budget):
         return True
-    # Otherwise search the territory (bounded) for a way around.
-    seen = {int(nb[0]), cell}
-    queue = deque([int(nb[0])])
-    found = 1
+    return not local_only and _reaches(
+        indices, indptr, int(nb[0]), set(nb.tolist()), lambda v: labels[v] == lab, cell, budget
+    )
+
+
+def _reaches(
+    indices: NDArray[np.int32],
+    indptr: NDArray[np.int32],
+    start: int,
+    targets: set[int],
+    allowed: Callable[[int], bool],
+    banned: int,
+    budget: int,
+) -> bool:
+    """Breadth-first search from ``start`` through ``allowed`` cells: all targets found?"""
+    seen = {start, banned}
+    queue = deque([start])
+    left = len(targets) - 1
     while queue and len(seen) < budget:
         u = queue.popleft()
         for v in indices[indptr[u] : indptr[u + 1]].tolist():
-            if v not in seen and labels[v] == lab:
+            if v not in seen and allowed(v):
                 seen.add(v)
                 queue.append(v)
                 if v in targets:
-                    found += 1
-                    if found == len(targets):
+                    left -= 1
+                    if left == 0:
                         return True
     return False

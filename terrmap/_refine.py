@@ -56,8 +56,12 @@ def adaptive_cells(
         idx = locate_cells(cells, f)
         ok = idx >= 0
         load = np.bincount(idx[ok], wt[ok], minlength=cells.size)
-        pairs = np.unique(np.stack([idx[ok].astype(np.uint64), f[ok]], 1), axis=0)
-        spots = np.bincount(pairs[:, 0].astype(np.int64), minlength=cells.size)
+        # distinct fine cells per cell: sort by (cell, fine) and count changes
+        order = np.lexsort((f[ok], idx[ok]))
+        ci, fi = idx[ok][order], f[ok][order]
+        first = np.ones(ci.size, dtype=bool)
+        first[1:] = (ci[1:] != ci[:-1]) | (fi[1:] != fi[:-1])
+        spots = np.bincount(ci[first], minlength=cells.size)
         heavy = (load > limit) & (spots > 1) & (cell_resolution(cells) == r)
         if not heavy.any():
             break

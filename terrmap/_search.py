@@ -51,7 +51,7 @@ def _candidates(
     cell = np.concatenate([src, dst])
     frm = np.concatenate([np.full(src.size, a), labels[dst]])
     to = np.concatenate([labels[dst], np.full(dst.size, a)])
-    key = np.unique(np.stack([cell, to], 1), axis=0, return_index=True)[1]
+    key = np.unique(cell * (int(to.max(initial=0)) + 1) + to, return_index=True)[1]
     return cell[key], frm[key], to[key]
 
 
@@ -122,9 +122,18 @@ class _State:
             good = own < -1e-15
             cell, frm, to, dp, dc = cell[good], frm[good], to[good], dp[good], dc[good]
             order = np.lexsort((dc, np.round(dp, 12)))[:tries]
-        for j in order.tolist():
-            c, f, t = int(cell[j]), int(frm[j]), int(to[j])
-            if self.counts[f] > 1 and removable(self.adj, self.lab, c):
+        ranked = [
+            (int(cell[j]), int(frm[j]), int(to[j]))
+            for j in order.tolist()
+            if self.counts[frm[j]] > 1
+        ]
+        # The cheap local connectivity test settles most; the territory-wide search
+        # only for the best few (it costs a breadth-first search each).
+        for c, f, t in ranked:
+            if removable(self.adj, self.lab, c, local_only=True):
+                return c, f, t
+        for c, f, t in ranked[:3]:
+            if removable(self.adj, self.lab, c):
                 return c, f, t
         return None
 
@@ -236,7 +245,7 @@ def polish(
     for _ in range(sweeps):
         border = lab[rows] != lab[cols]
         cell, to = rows[border], lab[cols[border]]
-        key = np.unique(np.stack([cell, to], 1), axis=0, return_index=True)[1]
+        key = np.unique(cell * (int(to.max(initial=0)) + 1) + to, return_index=True)[1]
         cell, to = cell[key], to[key]
         frm = lab[cell]
         keep = ~locked[cell]
@@ -249,7 +258,7 @@ def polish(
             c, f, t = int(cell[j]), int(frm[j]), int(to[j])
             if lab[c] != f or counts[f] <= 1 or not _touches(adj, lab, c, t):
                 continue
-            if not _keeps_bands(bands, c, f, t):
+            if not bands.keeps(c, f, t):
                 continue
             one, fa, ta = np.array([c]), np.array([f]), np.array([t])
             if budget is not None and float(budget.delta(one, fa, ta)[0]) > 0:
@@ -270,17 +279,3 @@ def _touches(adj: sparse.csr_matrix, labels: NDArray[np.int64], cell: int, t: in
     """Does ``cell`` border territory ``t`` right now (labels change during a sweep)?"""
     nb = adj.indices[adj.indptr[cell] : adj.indptr[cell + 1]]
     return bool((labels[nb] == t).any())
-
-
-def _keeps_bands(bands: Bands, c: int, f: int, t: int) -> bool:
-    """Neither territory gets a higher penalty from the move."""
-    one = np.array([c])
-    wi = bands.w[one]
-    w2 = bands.w2[one] if bands.w2 is not None else None
-    z = np.zeros(1)
-    z2 = z if w2 is not None else None
-    fa, ta = np.array([f]), np.array([t])
-    pf0, pt0 = bands.penalty(fa, z, z2)[0], bands.penalty(ta, z, z2)[0]
-    pf1 = bands.penalty(fa, -wi, -w2 if w2 is not None else None)[0]
-    pt1 = bands.penalty(ta, wi, w2)[0]
-    return bool(pf1 <= pf0 + 1e-18 and pt1 <= pt0 + 1e-18)

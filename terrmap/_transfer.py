@@ -29,8 +29,9 @@ def territory_edges(
     coo = adj.tocoo()
     a, b = labels[coo.row], labels[coo.col]
     diff = (a != b) & (a >= 0) & (b >= 0)
-    pairs = np.unique(np.stack([a[diff], b[diff]], 1), axis=0)
-    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    k = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    key = np.unique(a[diff].astype(np.int64) * k + b[diff])
+    return key // k, key % k
 
 
 def plan_transfers(
@@ -58,13 +59,18 @@ def plan_transfers(
     big = 10**6
     tails = np.concatenate([ea, np.arange(k), np.arange(k), np.full(k, hub)])
     heads = np.concatenate([eb, np.full(k, sink), np.full(k, hub), np.arange(k)])
-    caps = np.concatenate([np.full(ea.size, total), high - low, np.full(k, total), np.full(k, total)])
+    caps = np.concatenate(
+        [np.full(ea.size, total), high - low, np.full(k, total), np.full(k, total)]
+    )
     costs = np.concatenate(
         [np.full(ea.size, 1000), np.zeros(k, np.int64), np.full(k, big), np.zeros(k, np.int64)]
     )
     smcf = min_cost_flow.SimpleMinCostFlow()
     arcs = smcf.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int32), heads.astype(np.int32), caps.astype(np.int64), costs.astype(np.int64)
+        tails.astype(np.int32),
+        heads.astype(np.int32),
+        caps.astype(np.int64),
+        costs.astype(np.int64),
     )
     supply = np.concatenate([sup - low, [-(total - int(low.sum())), 0]]).astype(np.int64)
     smcf.set_nodes_supplies(np.arange(k + 2, dtype=np.int32), supply)
@@ -127,10 +133,16 @@ def _move_layer(
     if cand.size == 0:
         return 0.0
     gain = ((x[cand] - seeds[b]) ** 2).sum(1) - ((x[cand] - seeds[a]) ** 2).sum(1)
-    for c in cand[np.argsort(gain, kind="stable")][:30].tolist():
-        if counts[a] > 1 and removable(adj, lab, c):
-            lab[c] = b
-            counts[a] -= 1
-            counts[b] += 1
-            return float(w[c]) if w[c] > 0 else 1e-12
-    return 0.0
+    ordered = cand[np.argsort(gain, kind="stable")].tolist()
+    if counts[a] <= 1:
+        return 0.0
+    # Cheap local test first; the territory-wide search only for the best few.
+    pick = next((c for c in ordered[:40] if removable(adj, lab, c, local_only=True)), None)
+    if pick is None:
+        pick = next((c for c in ordered[:3] if removable(adj, lab, c)), None)
+    if pick is None:
+        return 0.0
+    lab[pick] = b
+    counts[a] -= 1
+    counts[b] += 1
+    return float(w[pick]) if w[pick] > 0 else 1e-12

@@ -8,6 +8,7 @@ traceback, and give exit status 2; anything else is a bug and surfaces.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
@@ -20,39 +21,19 @@ __all__ = ["main"]
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from terrmap.load import load_accounts, load_reps
-    from terrmap.validate import format_report
+    from terrmap.load import describe, validate_file
 
-    failed = False
-    rep_ids = None
-    if args.reps is not None:
-        try:
-            reps = load_reps(args.reps, drop_invalid=args.drop_invalid)
-        except InputError as exc:
-            print(exc, file=sys.stderr)
-            failed = True
-        else:
-            rep_ids = list(reps.frame["rep_id"])
-            _print_result("reps", args.reps, reps)
     try:
-        accounts = load_accounts(args.accounts, rep_ids=rep_ids, drop_invalid=args.drop_invalid)
+        accounts, reps = validate_file(
+            args.accounts, reps_path=args.reps, drop_invalid=args.drop_invalid
+        )
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 1
-    _print_result("accounts", args.accounts, accounts)
-    if accounts.dropped:
-        print(format_report(accounts.dropped))
-    return 1 if failed else 0
-
-
-def _print_result(kind: str, path: Path, result: object) -> None:
-    frame = result.frame  # type: ignore[attr-defined]
-    dropped = result.dropped  # type: ignore[attr-defined]
-    notes = result.notes  # type: ignore[attr-defined]
-    print(f"{path}: {len(frame):,} {kind} OK", end="")
-    print(f", {len(dropped):,} rows dropped (listed below)" if dropped else "")
-    for note in notes:
-        print(f"  note: {note}")
+    for result in (reps, accounts):
+        if result is not None:
+            print(describe(result))
+    return 0
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -114,7 +95,7 @@ def _plan_headline(summary: dict[str, object], elapsed: float) -> dict[str, obje
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
-    from terrmap.routing import route_command
+    from terrmap.route_export import route_command
 
     summary = route_command(
         args.network,
@@ -124,9 +105,27 @@ def _cmd_route(args: argparse.Namespace) -> int:
         hours=args.hours,
         date=args.date,
         out=args.out,
+        model=args.model,
+        shift_start=_parse_clock(args.start_time),
     )
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from terrmap.route_export import calibrate_command
+
+    print(json.dumps(calibrate_command(args.network, args.out, random_state=args.seed), indent=2))
+    return 0
+
+
+def _parse_clock(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError as exc:
+        raise TerrmapError(
+            f"--start-time {text!r} is not a time of day. Fix: write HH:MM, e.g. 08:30"
+        ) from exc
 
 
 def _parse_latlon(text: str) -> tuple[float, float]:
@@ -206,8 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", required=True, metavar="LAT,LON")
     p.add_argument("--hours", type=float, default=8.0)
     p.add_argument("--date")
+    p.add_argument("--start-time", default="08:00", metavar="HH:MM")
+    p.add_argument("--model", type=Path, help="travel model JSON written by 'terrmap calibrate'")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_cmd_route)
+
+    p = sub.add_parser("calibrate", help="fit the straight-line travel estimate to a road network")
+    p.add_argument("--network", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("plans", help="saved plans in the database")
     p.add_argument("--db", help="SQLAlchemy URL or SQLite path (default: TERRMAP_DB_URL or file)")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from terrmap.grid import adjacency, aggregate_cells, cells_to_latlon, latlon_to_cells
@@ -54,13 +55,17 @@ class CoverageConfig:
     min_rep_share
         A dense cluster is a hidden-territory candidate when its workload not covered
         by reps based inside it is at least this share of a typical rep's capacity.
+    link_rings
+        Dense cells this many grid rings apart or closer belong to one cluster
+        (accounts sit at discrete places, so a town's dense cells rarely touch).
     """
 
     resolution: int = 6
     stale_days: int = 90
     as_of: pd.Timestamp | None = None
     density_quantile: float = 0.75
-    min_rep_share: float = 0.6
+    min_rep_share: float = 0.5
+    link_rings: int = 2
 
     def __post_init__(self) -> None:
         if not 0 <= self.resolution <= 15:
@@ -71,6 +76,8 @@ class CoverageConfig:
             raise ValueError(f"density_quantile must be in [0, 1), got {self.density_quantile}")
         if self.min_rep_share <= 0:
             raise ValueError(f"min_rep_share must be positive, got {self.min_rep_share}")
+        if not 1 <= self.link_rings <= 5:
+            raise ValueError(f"link_rings must be 1..5, got {self.link_rings}")
 
 
 def as_of_date(accounts: pd.DataFrame, config: CoverageConfig) -> pd.Timestamp | None:
@@ -119,9 +126,9 @@ def cell_coverage(
         Indexed by ``cell`` (uint64); columns ``accounts, workload_hours, opportunity,
         lat, lon, area_km2, opportunity_density, at_risk_opportunity, stale_accounts,
         stale_opportunity, unassigned_accounts, white_space_accounts,
-        white_space_opportunity, load_ratio`` (workload / fair share of the workload,
-        by target, of the territory holding most of the cell's workload; NaN for cells
-        without assigned work).
+        white_space_opportunity, territory_id, load_ratio``: ``territory_id`` holds most
+        of the cell's workload and ``load_ratio`` is its workload over its fair share
+        (by target) of the total; both are missing for cells without assigned work.
     """
     base = aggregate_cells(accounts, config.resolution)
     idx = base.index
@@ -157,7 +164,7 @@ def cell_coverage(
     ownerless = (~owner.isin(list(rep_ids)).fillna(False)).to_numpy(bool) | owner.isna().to_numpy()
     out["white_space_accounts"] = _sum(cells, idx, ownerless.astype(float)).astype(int)
     out["white_space_opportunity"] = _sum(cells, idx, opp * ownerless)
-    out["load_ratio"] = _dominant_ratio(cells, tid, work, t, idx)
+    out["territory_id"], out["load_ratio"] = _dominant(cells, tid, work, t, idx)
     return out
 
 
@@ -170,9 +177,10 @@ def _stale_mask(accounts: pd.DataFrame, config: CoverageConfig) -> np.ndarray:
     return (age >= config.stale_days).fillna(False).to_numpy(bool)
 
 
-def _dominant_ratio(
+def _dominant(
     cells: np.ndarray, tid: pd.Series, work: np.ndarray, t: pd.DataFrame, idx: pd.Index
-) -> np.ndarray:
+) -> tuple[pd.Series, np.ndarray]:
+    """The territory holding most of each cell's workload, and its load ratio."""
     # Targets are in the plan's balance metric; their shares give each territory's
     # fair share of the total workload.
     shares = t["target"].astype(float) / max(float(t["target"].astype(float).sum()), 1e-12)
@@ -181,11 +189,29 @@ def _dominant_ratio(
     frame = pd.DataFrame({"cell": cells, "tid": tid.to_numpy(), "w": work + 1e-9})
     frame = frame[frame["tid"].notna() & (frame["cell"] != 0)]
     if frame.empty:
-        return np.full(len(idx), np.nan)
+        return pd.Series(pd.NA, index=idx, dtype="string"), np.full(len(idx), np.nan)
     per = frame.groupby(["cell", "tid"], observed=True)["w"].sum().reset_index()
     top = per.sort_values("w", ascending=False, kind="stable").drop_duplicates("cell")
-    values = top.set_index("cell")["tid"].astype(str).map(ratio).astype(float)
-    return values.reindex(idx).to_numpy(float)
+    owner = top.set_index("cell")["tid"].astype("string").reindex(idx)
+    values = owner.map(ratio).astype(float)
+    return owner, values.to_numpy(float)
+
+
+def _links(cells: np.ndarray, rings: int) -> sparse.csr_matrix:
+    """Cells within ``rings`` grid steps of each other (a sparse 0/1 matrix)."""
+    if rings == 1:
+        return adjacency(cells)
+    position = {int(c): i for i, c in enumerate(cells.tolist())}
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, cell in enumerate(cells.tolist()):
+        for other in h3n.grid_disk(int(cell), rings).tolist():
+            j = position.get(int(other))
+            if j is not None and j != i:
+                rows.append(i)
+                cols.append(j)
+    data = np.ones(len(rows), dtype=np.int8)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(len(cells), len(cells)))
 
 
 def hidden_territories(
@@ -197,9 +223,10 @@ def hidden_territories(
     """Dense clusters that could justify a dedicated rep.
 
     Dense cells (workload at or above ``density_quantile`` of occupied cells) are
-    grouped into connected clusters on the H3 grid. A cluster's *uncovered* workload
-    is its workload minus the capacity of the reps whose home lies in it; a cluster
-    is a candidate when that is at least ``min_rep_share`` of the median rep capacity.
+    grouped into clusters on the H3 grid (linked when at most ``link_rings`` apart).
+    A cluster's *uncovered* workload is its workload minus the capacity of the reps
+    whose home lies in it; a cluster is a candidate when that is at least
+    ``min_rep_share`` of the median rep capacity.
 
     Parameters
     ----------
@@ -237,7 +264,7 @@ def hidden_territories(
     threshold = float(np.quantile(occupied[occupied > 0], config.density_quantile))
     dense_pos = np.flatnonzero(occupied >= threshold)
     dense = coverage.index.to_numpy(np.uint64)[dense_pos]
-    n_comp, comp = connected_components(adjacency(dense), directed=False)
+    n_comp, comp = connected_components(_links(dense, config.link_rings), directed=False)
     capacity = reps["capacity_hours"].astype(float)
     typical = float(capacity.median()) if len(capacity) else 140.0
     home_cells = latlon_to_cells(

@@ -5,7 +5,7 @@ Shape (location-allocation plus local search, as in the districting literature):
 1. seeds: rep homes (fixed), the previous plan's territories (warm start), or
    weighted k-means++ refined by Lloyd iterations;
 2. allocation: a sparse min-cost flow ships each cell's weight to one of its nearest
-   seeds at squared-distance cost (plus a stability charge for leaving the baseline
+   seeds at a cost of its distance (plus a stability charge for leaving the baseline
    territory) so that every seed receives exactly its target; cells split by the flow
    are rounded to their largest share; seeds move to their centroids; repeat;
 3. empty cells take the territory nearest along the grid;
@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 
 from terrmap import _allocate as alloc
 from terrmap import _build
@@ -90,25 +89,6 @@ def _start_new_territories(
     return lab
 
 
-def _border_reach(inp: Inputs, prior: NDArray[np.int64], k: int, hops: int = 2) -> NDArray[np.bool_]:
-    """(n, K) mask: territories a cell may join when realigning a baseline.
-
-    Its own, and those found within ``hops`` grid steps of it, so moved cells are
-    border cells; cells without a baseline territory may go anywhere.
-    """
-    n = inp.cells.size
-    has = prior >= 0
-    onehot = sparse.csr_matrix(
-        (np.ones(int(has.sum())), (np.flatnonzero(has), prior[has])), shape=(n, k)
-    )
-    reach = onehot.copy()
-    for _ in range(hops):
-        reach = reach + inp.adj @ reach
-    mask = np.asarray(reach.toarray() > 0)
-    mask[~has] = True
-    return mask
-
-
 def _allocate_labels(
     inp: Inputs,
     config: DesignConfig,
@@ -119,7 +99,6 @@ def _allocate_labels(
     prior: NDArray[np.int64] | None,
     stability: float,
     slack: float = 0.0,
-    allowed: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
     demand = np.maximum(inp.targets - inp.fixed, 0.0) + 1e-9
     rounds_total = 0
@@ -128,7 +107,7 @@ def _allocate_labels(
             inp.x, inp.w, seeds, demand,
             fixed_seeds=fixed_seeds, iterations=iterations, neighbours=config.neighbours,
             locked=inp.locked, prior=prior, stability=stability, slack=slack,
-            move_weight=inp.acc, allowed=allowed,
+            move_weight=inp.acc,
         )  # fmt: skip
         rounds_total += rounds
         if prior is None or config.max_moved is None:
@@ -277,9 +256,13 @@ def _initial_labels(
     prior_plan = baseline or warm_start
     prior = _prior_labels(prior_plan, inp.cells, ids) if prior_plan is not None else None
     stability = cfg.stability if baseline is not None else (0.3 if warm_start is not None else 0.0)
-    if baseline is not None and prior is not None and seeds is None:
+    if baseline is not None and prior is not None:
         # Realignment: keep the baseline; the transfer plan moves what must move.
-        sx = _seeds_from_prior(inp, prior, k, rng)
+        if seeds is not None:
+            s = np.asarray(seeds, dtype=float).reshape(k, 2)
+            sx = alloc.to_xyz(s[:, 0], s[:, 1])
+        else:
+            sx = _seeds_from_prior(inp, prior, k, rng)
         return _start_new_territories(inp, prior, sx), sx, 0, stability
     if seeds is not None:
         s = np.asarray(seeds, dtype=float).reshape(k, 2)
@@ -287,28 +270,53 @@ def _initial_labels(
     elif prior is not None and (prior >= 0).any():
         sx = _seeds_from_prior(inp, prior, k, rng)
         new_territories = np.setdiff1d(np.arange(k), prior[prior >= 0]).size > 0
-        fixed, iters = baseline is not None, 2 if new_territories and baseline is None else 1
+        fixed, iters = False, 2 if new_territories else 1
     else:
-        sx = alloc.initial_seeds(inp.x, inp.w, k, 0 if random_state is None else random_state)
-        fixed, iters = False, cfg.iterations
-        if homes is not None:
-            h = np.asarray(homes, dtype=float).reshape(k, 2)
-            perm = alloc.match_to_homes(sx, alloc.to_xyz(h[:, 0], h[:, 1]))
-            reordered = np.empty_like(sx)
-            reordered[perm] = sx
-            sx = reordered
+        labels, sx, rounds = _fresh_labels(inp, cfg, homes, random_state)
+        return labels, sx, rounds, stability
     # With a prior plan, each territory may land anywhere inside (most of) its band:
     # nothing moves that the band does not require.
     slack = 0.9 * cfg.tolerance if prior is not None else 0.0
-    allowed = _border_reach(inp, prior, k) if baseline is not None and prior is not None else None
     labels, sx, rounds = _allocate_labels(
         inp, cfg, sx, fixed_seeds=fixed, iterations=iters, prior=prior, stability=stability,
-        slack=slack, allowed=allowed,
+        slack=slack,
     )  # fmt: skip
-    if prior is not None:  # empty ground stays where it was; the fill handles the rest
-        keep = (labels < 0) & (prior >= 0)
-        labels[keep] = prior[keep]
     return labels, sx, rounds, stability
+
+
+def _fresh_labels(
+    inp: Inputs, cfg: DesignConfig, homes: ArrayLike | None, random_state: int | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
+    """Capacitated k-means from two starts; the more compact result wins.
+
+    Starts: recursive weighted bisection (gives dense metros their share of seeds)
+    and weighted k-means++ (``random_state``). With rep homes, reps are matched to the
+    seeds by least total distance among reps of equal target.
+    """
+    k = inp.targets.size
+    shares = inp.targets - inp.fixed + 1e-9
+    starts = [
+        alloc.bisection_seeds(inp.x, inp.w, shares),
+        alloc.initial_seeds(inp.x, inp.w, k, 0 if random_state is None else random_state),
+    ]
+    best: tuple[float, NDArray[np.int64], NDArray[np.float64], int] | None = None
+    rounds_total = 0
+    for sx in starts:
+        if homes is not None:
+            h = np.asarray(homes, dtype=float).reshape(k, 2)
+            perm = alloc.match_to_homes(sx, alloc.to_xyz(h[:, 0], h[:, 1]), shares)
+            reordered = np.empty_like(sx)
+            reordered[perm] = sx
+            sx = reordered
+        labels, out, rounds = _allocate_labels(
+            inp, cfg, sx, fixed_seeds=False, iterations=cfg.iterations, prior=None, stability=0.0
+        )
+        rounds_total += rounds
+        score = alloc.spread(inp.x, inp.w, labels, k)
+        if best is None or score < best[0] - 1e-9:
+            best = (score, labels, out, rounds_total)
+    assert best is not None
+    return best[1], best[2], rounds_total
 
 
 def _realign(
@@ -435,7 +443,7 @@ def build_plan(
     lock_t, notes = _build.lock_targets(accounts, tuple(locked_accounts), ids, prior)
     primary = weights.iloc[:, 0].to_numpy(float)
     limit = cfg.tolerance * float(primary.sum()) * float(shares.min() / shares.sum())
-    cells, res, split = _build.cell_set(fine, primary, limit, cfg, warm_start)
+    cells, res, split = _build.cell_set(fine, primary, limit, cfg, prior)
     free = weights.where(pd.Series(lock_t < 0, index=weights.index), 0.0)
     table, _ = cell_table(cells, fine, lat, lon, free)
     fixed = (

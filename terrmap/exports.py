@@ -133,7 +133,8 @@ def territories_frame(plan: Plan, table: pd.DataFrame | None = None) -> gpd.GeoD
 
 def territories_geojson(territories: gpd.GeoDataFrame) -> bytes:
     """RFC 7946 GeoJSON (WGS84, no legacy ``crs`` member) of :func:`territories_frame`."""
-    return territories.to_json(to_wgs84=True, drop_id=True, na="null").encode("utf-8")
+    text: str = territories.to_json(to_wgs84=True, drop_id=True, na="null")
+    return text.encode("utf-8")
 
 
 def _via_gdal(territories: gpd.GeoDataFrame, *, driver: str, suffix: str) -> bytes:

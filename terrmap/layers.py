@@ -154,6 +154,7 @@ def base_map(
         tiles=None,
         prefer_canvas=False,
         control_scale=True,
+        zoom_snap=0.25,  # fractional zoom: the data fills the frame
     )
     if spec is not None:
         folium.TileLayer(spec[0], attr=spec[1], name="Base map", control=False).add_to(fmap)
@@ -476,7 +477,7 @@ def account_cluster_layer(
     ok = np.isfinite(lat) & np.isfinite(lon)
     data = [[a, b, c] for a, b, c in zip(lat[ok], lon[ok], point_colors[ok], strict=True)]
     group = folium.FeatureGroup(name=name, show=show)
-    folium.plugins.FastMarkerCluster(
+    folium.plugins.FastMarkerCluster(  # type: ignore[no-untyped-call]
         data,
         callback=_CLUSTER_CALLBACK,
         options={"chunkedLoading": True, "showCoverageOnHover": False},
@@ -564,7 +565,11 @@ class HeatScale:
 
 
 def heat_scale(values: np.ndarray, *, classes: int = 7) -> HeatScale:
-    """Quantile class breaks over the positive values (robust to skewed data).
+    """Class breaks over the positive values: quantiles, or geometric steps for counts.
+
+    Quantiles suit skewed money values; when they collapse (few distinct values, as
+    with account counts) the classes step geometrically from the smallest to the
+    largest value instead.
 
     Parameters
     ----------
@@ -582,8 +587,14 @@ def heat_scale(values: np.ndarray, *, classes: int = 7) -> HeatScale:
     positive = positive[np.isfinite(positive) & (positive > 0)]
     if positive.size == 0:
         return HeatScale(breaks=(0.0,), colors=(HEAT_RAMP[0],))
-    qs = np.quantile(positive, np.linspace(0, 1, classes + 1)[1:])
-    breaks = tuple(float(b) for b in np.unique(qs))
+    qs = np.unique(np.quantile(positive, np.linspace(0, 1, classes + 1)[1:]))
+    if qs.size < classes and positive.max() > positive.min():
+        # Few distinct values (counts): geometric classes between the extremes read better.
+        geo = np.geomspace(positive.min(), positive.max(), classes)
+        scale = 10.0 ** (np.floor(np.log10(geo)) - 1)  # two significant digits
+        qs = np.unique(np.round(geo / scale) * scale)
+        qs[-1] = max(qs[-1], positive.max())
+    breaks = tuple(float(b) for b in qs)
     step = (len(HEAT_RAMP) - 1) / max(len(breaks) - 1, 1)
     colors = tuple(HEAT_RAMP[round(i * step)] for i in range(len(breaks)))
     return HeatScale(breaks=breaks, colors=colors)
@@ -681,8 +692,12 @@ def legend_html(entries: Sequence[tuple[str, str]], *, title: str | None = None)
         f"</span>{html.escape(label)}</span>"
         for color, label in entries
     )
-    head = f"<div style='font-weight:600;margin-bottom:4px'>{html.escape(title)}</div>"
-    return f"<div class='terrmap-legend'>{head if title else ''}{chips}</div>"
+    head = (
+        f"<div style='font-weight:600;margin-bottom:4px'>{html.escape(title)}</div>"
+        if title
+        else ""
+    )
+    return f"<div class='terrmap-legend'>{head}{chips}</div>"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ real address.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,39 @@ def zip_table() -> pd.DataFrame:
 
     Columns: ``lat``, ``lon`` (float), ``city``, ``state``, ``county``, ``zip_type``
     (STANDARD / PO BOX / UNIQUE / MILITARY), ``active`` (bool). Treat as read-only.
+
+    Building the table from the ``zipcodes`` package takes most of a second, so it is
+    kept as Parquet in the user cache folder (``TERRMAP_CACHE_DIR``, default
+    ``~/.cache/terrmap``), keyed by the package version; a cache that cannot be read or
+    written is simply rebuilt.
     """
+    from importlib.metadata import version
+
+    path = _cache_dir() / f"zipcodes-{version('zipcodes')}.parquet"
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError):
+        pass
+    table = _build_zip_table()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        table.to_parquet(tmp)
+        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    except OSError:
+        pass
+    return table
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("TERRMAP_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "terrmap"
+
+
+def _build_zip_table() -> pd.DataFrame:
     import zipcodes
 
     rows = zipcodes.list_all()  # type: ignore[no-untyped-call]

@@ -24,15 +24,17 @@ import pandas as pd
 
 from terrmap.errors import InputError, Problem
 from terrmap.load import load_accounts
-from terrmap.network import RoadNetwork, load_network
+from terrmap.network import RoadNetwork
+from terrmap.network_io import load_network
 from terrmap.routing import DayPlan, plan_day
 from terrmap.scoring import score_accounts
-from terrmap.travel import EstimateModel, Travel, travel_matrix
+from terrmap.travel import EstimateModel, Travel, calibrate, travel_matrix
 from terrmap.travel_geometry import path_coords
 
 __all__ = [
     "GPX_NS",
     "MAX_WAYPOINTS",
+    "calibrate_command",
     "google_maps_urls",
     "plan_to_csv",
     "plan_to_gpx",
@@ -241,6 +243,20 @@ def route_command(
     summary = _summary(plan, start, hours, time.perf_counter() - t0)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def calibrate_command(network: Path, out: Path, *, random_state: int = 0) -> dict[str, Any]:
+    """``terrmap calibrate``: fit the estimate to a road network and save it as JSON.
+
+    The file can be passed to :func:`route_command` (``model=``) to plan with the
+    calibrated estimate where no network is loaded. Returns what was written: the model
+    and its held-out error report.
+    """
+    model = calibrate(load_network(network), random_state=random_state)
+    data = model.to_dict()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(data, indent=2) + "\n")
+    return data
 
 
 def _parse_date(date: str | dt.date | None) -> dt.date:

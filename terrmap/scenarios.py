@@ -186,7 +186,7 @@ def travel_hours(
     pandas.Series
         Hours per month, indexed by territory id.
     """
-    tid = territory.astype("string").to_numpy(dtype=object, na_value=None)
+    tid = np.asarray(territory.astype("string").astype(object).where(territory.notna(), None))
     lat = accounts["lat"].to_numpy(float, na_value=np.nan)
     lon = accounts["lon"].to_numpy(float, na_value=np.nan)
     ok = np.array([t is not None for t in tid]) & np.isfinite(lat) & np.isfinite(lon)
@@ -369,7 +369,8 @@ def _far_side_centre(
     w = work[mask] + 1e-9
     home = reps.loc[reps["rep_id"].astype(str) == rep_id, ["home_lat", "home_lon"]].dropna()
     if len(home) and lat.size > 1:
-        km = _haversine_km(float(home.iloc[0, 0]), float(home.iloc[0, 1]), lat, lon)
+        home_lat, home_lon = home.to_numpy(float)[0]
+        km = _haversine_km(home_lat, home_lon, lat, lon)
         far = km >= np.median(km)
         lat, lon, w = lat[far], lon[far], w[far]
     return float(np.average(lat, weights=w)), float(np.average(lon, weights=w))
@@ -528,16 +529,13 @@ def run_scenario(
     roster = scenario_roster(
         baseline.reps, scenario, accounts=baseline.accounts, territory=baseline.assignment
     )
-    config = _design_for(design, scenario)
-    same_grid = scenario.resolution is None or scenario.resolution == baseline.plan.resolution
     plan = build_plan(
         accounts,
         roster,
-        config=config,
+        config=_design_for(design, scenario),
+        # The baseline both warm-starts the engine and keeps disruption low: accounts
+        # move only where the change needs it.
         baseline=baseline.plan,
-        # Reusing the baseline's grid and territories makes a slider move fast; a new
-        # resolution needs a new grid.
-        warm_start=baseline.plan if same_grid else None,
         locked_accounts=tuple(baseline.plan.locked_accounts),
         random_state=random_state,
     )

@@ -143,8 +143,13 @@ class EstimateModel:
         return km
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (for saving a calibrated model next to the data)."""
-        return asdict(self)
+        """Plain-JSON form (lists, not tuples), e.g. to save a calibrated model."""
+        data = asdict(self)
+        for key in ("band_edges_km", "band_speeds_kph"):
+            data[key] = list(data[key])
+        if data["calibration"] is not None:
+            data["calibration"]["fitted_bands"] = list(data["calibration"]["fitted_bands"])
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EstimateModel:

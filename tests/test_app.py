@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from terrmap.layers import MapSelection
+from terrmap.scenarios import Scenario
 from terrmap.ui.details import cell_details, resolve_selection, territory_details
 from terrmap.ui.state import STATE_KEY, AppState
 
@@ -116,6 +117,7 @@ def test_cell_click_shows_cell_details(snap: Any) -> None:
     assert any(h.startswith(f"Territory {tid}") for h in heads)
 
 
+@pytest.mark.slow
 def test_switching_pages_renders_each(snap: Any) -> None:
     at = _start("pages/scenarios.py")
     assert at.title[0].value == "Scenarios"
@@ -127,6 +129,7 @@ def test_switching_pages_renders_each(snap: Any) -> None:
     assert len(at.download_button) == 5
 
 
+@pytest.mark.slow
 def test_scenario_slider_replans(snap: Any) -> None:
     at = _start("pages/scenarios.py")
     n = len(snap.reps)
@@ -140,6 +143,46 @@ def test_scenario_slider_replans(snap: Any) -> None:
     assert _state(at).scenario.team_size == n + 1
 
 
+@pytest.mark.slow
+@pytest.mark.slow
+def test_adopting_a_scenario_makes_it_the_plan(snap: Any) -> None:
+    at = _start("pages/scenarios.py")
+    n = len(snap.reps)
+    with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
+        at.slider(key="sc_team").set_value(n + 1).run()
+        scenario_moved = next(m for m in at.metric if m.label == "Accounts moved").value
+        at.button(key="sc_adopt").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        state = _state(at)
+        assert len(state.dataset.reps) == n + 1 and state.dataset.pinned is not None
+        assert state.scenario == Scenario()
+        # The adopted plan is now the baseline: no change, nothing moved.
+        assert next(m for m in at.metric if m.label == "Reps").value == str(n + 1)
+        assert next(m for m in at.metric if m.label == "Accounts moved").value == "0"
+        assert scenario_moved != "0"
+        at.switch_page("pages/territories.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.dataframe[-1].value) == n + 1
+
+
+@pytest.mark.slow
+def test_headcount_curve(snap: Any) -> None:
+    at = _start("pages/scenarios.py")
+    n = len(snap.reps)
+    with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
+        at.select_slider(key="sc_curve_range").set_value((n - 1, n)).run()
+        at.button(key="sc_curve").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    curve = _state(at).curve
+    assert curve is not None
+    frame = curve[1]
+    assert list(frame["reps"]) == [n - 1, n]
+    # One more rep spreads the same workload: utilisation does not rise.
+    assert frame["mean_utilisation"].iloc[1] <= frame["mean_utilisation"].iloc[0] + 1e-9
+    assert (frame["share_within_capacity"] <= 1 + 1e-9).all()
+
+
+@pytest.mark.slow
 def test_rep_leaves_and_hire_by_zip(snap: Any) -> None:
     at = _start("pages/scenarios.py")
     leaver = str(snap.reps["rep_id"].iloc[0])
@@ -163,7 +206,7 @@ def test_rep_leaves_and_hire_by_zip(snap: Any) -> None:
 def test_coverage_metrics_all_render(snap: Any) -> None:
     at = _start("pages/coverage.py")
     options = at.selectbox(key="cov_metric").options
-    assert len(options) == 7
+    assert len(options) == 8
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         for metric in options:
             at.selectbox(key="cov_metric").set_value(metric).run()
@@ -182,6 +225,7 @@ def _defective_csv() -> bytes:
     )
 
 
+@pytest.mark.slow
 def test_defective_upload_lists_problems_and_keeps_data() -> None:
     at = _start("pages/data.py")
     before = _state(at).dataset
@@ -204,6 +248,7 @@ def test_defective_upload_lists_problems_and_keeps_data() -> None:
     assert {3, 4, 5, 6} <= set(problems["row"].dropna().astype(int))
 
 
+@pytest.mark.slow
 def test_good_upload_replaces_accounts() -> None:
     sample = pd.read_csv(ROOT / "data" / "samples" / "accounts.csv", dtype=str)
     subset = sample.iloc[:1500].rename(columns={"lat": "Latitude", "lon": "Lng"})

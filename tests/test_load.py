@@ -458,7 +458,7 @@ def _write(frame: pd.DataFrame, fmt: str, tmp: Path) -> Path:
 def test_round_trip_through_every_format(
     fmt: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    @settings(max_examples=8 if fmt in ("xlsx", "gpkg", "geojson") else 25)
+    @settings(max_examples=8 if fmt in ("xlsx", "gpkg", "geojson") else 15)
     @given(account_tables())
     def check(frame: pd.DataFrame) -> None:
         path = _write(frame, fmt, tmp_path_factory.mktemp(fmt))

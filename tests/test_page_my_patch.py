@@ -111,7 +111,7 @@ def test_week_plan_and_ranked_list(folium_calls: FakeFolium) -> None:
     assert ranked["Stop today"].notna().sum() == int(_metrics(at)["Stops today"])
 
 
-def test_a_road_network_upload_is_used_and_far_stops_are_flagged(
+def test_a_road_network_that_misses_the_territory_is_explained(
     folium_calls: FakeFolium,
 ) -> None:
     at = _open(folium_calls)
@@ -119,8 +119,9 @@ def test_a_road_network_upload_is_used_and_far_stops_are_flagged(
     at.get("file_uploader")[0].set_value(("Helsinki.osm.pbf", data, "application/octet-stream"))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    captions = " ".join(str(c.value) for c in at.caption)
-    assert "travel model **network:Helsinki**" in captions
     # The sample's reps work in the US north-east: a Helsinki extract does not cover them.
-    warnings = " ".join(str(w.value) for w in at.warning)
-    assert "from the nearest road of network 'Helsinki'" in warnings
+    (error,) = at.error
+    assert error.value.startswith("Planning the day: home (")
+    assert "km from the nearest road of network 'Helsinki'" in error.value
+    assert "Fix: load a road network that covers the territory" in error.value
+    assert not at.metric  # the page stops rather than show meaningless numbers

@@ -25,3 +25,22 @@ def test_zips_to_latlon_flags_unknown() -> None:
     assert found.tolist() == [True, False, False]
     assert 40 < lat[0] < 41 and -75 < lon[0] < -73
     assert np.isnan(lat[1:]).all()
+
+
+def test_zip_table_cache_round_trips(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from terrmap import postal
+
+    monkeypatch.setenv("TERRMAP_CACHE_DIR", str(tmp_path))
+    postal.zip_table.cache_clear()
+    try:
+        built = postal.zip_table()
+        assert len(list(tmp_path.glob("zipcodes-*.parquet"))) == 1
+        postal.zip_table.cache_clear()
+        cached = postal.zip_table()
+        pd.testing.assert_frame_equal(built, cached)
+        # A corrupt cache is rebuilt, not fatal.
+        next(tmp_path.glob("zipcodes-*.parquet")).write_bytes(b"not parquet")
+        postal.zip_table.cache_clear()
+        pd.testing.assert_frame_equal(postal.zip_table(), built)
+    finally:
+        postal.zip_table.cache_clear()

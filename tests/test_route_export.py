@@ -14,9 +14,11 @@ import pyrosm
 import pytest
 
 from terrmap.errors import InputError
-from terrmap.network import RoadNetwork, load_network
+from terrmap.network import RoadNetwork
+from terrmap.network_io import load_network
 from terrmap.route_export import (
     GPX_NS,
+    calibrate_command,
     google_maps_urls,
     plan_to_csv,
     plan_to_gpx,
@@ -216,8 +218,10 @@ def test_route_command_without_a_network_uses_the_estimate(
     assert summary["travel_model"] == "estimate:default" and summary["stops"] == 10
     matrix = pd.read_csv(tmp_path / "a" / "matrix.csv", index_col="from")
     assert matrix.shape == (11, 11)  # start + every account considered
-    model_file = tmp_path / "model.json"
-    model_file.write_text(json.dumps(calibrate(helsinki).to_dict()))
+    model_file = tmp_path / "models" / "model.json"
+    written = calibrate_command(PBF, model_file)
+    assert written == json.loads(model_file.read_text()) == calibrate(helsinki).to_dict()
+    assert written["calibration"]["network"] == "network:Helsinki"
     summary = route_command(
         None, tmp_path / "accounts.csv", start=start, date=DAY, out=tmp_path / "b", model=model_file
     )

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from terrmap.errors import InputError
-from terrmap.network import RoadNetwork, load_network
+from terrmap.errors import InputError, TerrmapError
+from terrmap.network import RoadNetwork
+from terrmap.network_io import load_network
 from terrmap.routing import DayConfig, DayPlan, plan_day, plan_week
 from terrmap.scoring import ScoringConfig
 from terrmap.travel import EstimateModel, travel_matrix
@@ -248,6 +249,19 @@ def test_warnings_for_far_from_road_and_approximate_stops(helsinki: RoadNetwork)
     assert "1 stop(s) are placed at ZIP centroids" in text
     assert "more than 1,000 m from the nearest road of network 'Helsinki'" in text
     assert "A000" in text
+
+
+def test_stops_and_homes_outside_the_network(helsinki: RoadNetwork) -> None:
+    frame = on_nodes(helsinki, 3, 6)
+    frame.loc[2, "lat"] = helsinki.lat.max() + 0.3  # ~33 km north of the extract
+    home = (float(helsinki.lat[0]), float(helsinki.lon[0]))
+    plan = plan_day(frame, home=home, date=DAY, travel=helsinki)
+    (far,) = plan.dropped
+    assert far.account_id == "A002" and far.code == "unreachable"
+    assert far.reason.startswith("unreachable: outside road network 'Helsinki' (3")
+    assert len(plan.stops) == 2
+    with pytest.raises(TerrmapError, match=r"home \(42\.36000, -71\.06000\) is .* km from"):
+        plan_day(frame, home=HOME, date=DAY, travel=helsinki)
 
 
 def test_bad_inputs_raise_input_errors_listing_the_problem() -> None:

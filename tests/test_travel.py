@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from terrmap.errors import TerrmapError
-from terrmap.network import RoadNetwork, load_network, network_from_graph
+from terrmap.network import RoadNetwork, network_from_graph
+from terrmap.network_io import load_network
 from terrmap.travel import (
     EstimateModel,
     calibrate,

@@ -12,7 +12,8 @@ import pyrosm
 import pytest
 import shapely
 
-from terrmap.network import RoadNetwork, load_network, network_matrix
+from terrmap.network import RoadNetwork, network_matrix
+from terrmap.network_io import load_network
 from terrmap.travel import EstimateModel, great_circle_km
 from terrmap.travel_geometry import drive_time_areas, path_coords
 

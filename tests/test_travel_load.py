@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from terrmap.errors import TerrmapError
-from terrmap.network import load_network, network_matrix
+from terrmap.network import network_matrix
+from terrmap.network_io import load_network
 from terrmap.travel import EstimateModel, great_circle_km
 from terrmap.travel_load import monthly_travel_hours
 

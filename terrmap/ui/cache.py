@@ -74,7 +74,9 @@ def scored_accounts(version: str, scoring: ScoringConfig, _accounts: pd.DataFram
 def baseline_snapshot(
     version: str, scoring: ScoringConfig, design: DesignConfig, _dataset: Dataset
 ) -> PlanSnapshot:
-    """The plan of the current data and settings, with its KPIs."""
+    """The plan of the current data and settings, with its KPIs (or the pinned plan)."""
+    if _dataset.pinned is not None:
+        return _dataset.pinned
     accounts = scored_accounts(version, scoring, _dataset.accounts)
     plan = build_plan(accounts, _dataset.reps, config=design, random_state=0)
     return snapshot(plan, accounts, _dataset.reps, scoring=scoring)

@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from terrmap.design import DesignConfig
-from terrmap.errors import InputError, TerrmapError
+from terrmap.errors import InputError, Problem, TerrmapError
 from terrmap.layers import MapSelection
-from terrmap.scenarios import Scenario
+from terrmap.scenarios import PlanSnapshot, Scenario
 from terrmap.scoring import ScoringConfig
 
 __all__ = [
@@ -57,6 +57,9 @@ class Dataset:
         The canonical frames (``terrmap.load``).
     notes
         What loading decided (e.g. accounts placed at ZIP centroids).
+    pinned
+        A plan adopted from a scenario: used as this data's plan instead of designing
+        one from the settings.
     """
 
     name: str
@@ -64,6 +67,18 @@ class Dataset:
     accounts: pd.DataFrame
     reps: pd.DataFrame
     notes: tuple[str, ...] = ()
+    pinned: PlanSnapshot | None = None
+
+    def with_plan(self, snap: PlanSnapshot, *, key: str, label: str) -> Dataset:
+        """This data with ``snap`` as its plan (an adopted scenario), under a new version."""
+        return Dataset(
+            name=self.name,
+            version=stable_key(self.version, key, "pinned"),
+            accounts=self.accounts,
+            reps=snap.reps,
+            notes=(*self.notes, label),
+            pinned=snap,
+        )
 
     def replace_accounts(
         self, accounts: pd.DataFrame, *, source: str, digest: str, notes: tuple[str, ...] = ()
@@ -99,7 +114,7 @@ class UploadOutcome:
     accepted: bool
     error: InputError | None = None
     notes: tuple[str, ...] = ()
-    dropped: int = 0
+    dropped: tuple[Problem, ...] = ()
 
 
 @dataclass

@@ -57,15 +57,15 @@ _TABLE_COLUMNS = {
 
 
 def data_bounds(accounts: pd.DataFrame) -> tuple[tuple[float, float], tuple[float, float]]:
-    """``((south, west), (north, east))`` of the accounts (1st-99th percentile, padded)."""
+    """``((south, west), (north, east))`` of the accounts (0.5-99.5th percentile, padded)."""
     lat = accounts["lat"].to_numpy(float, na_value=np.nan)
     lon = accounts["lon"].to_numpy(float, na_value=np.nan)
     ok = np.isfinite(lat) & np.isfinite(lon)
     if not ok.any():
         return ((24.5, -125.0), (49.5, -66.9))  # contiguous US
-    s, n = np.percentile(lat[ok], [1, 99])
-    w, e = np.percentile(lon[ok], [1, 99])
-    pad_lat, pad_lon = max((n - s) * 0.05, 0.05), max((e - w) * 0.05, 0.05)
+    s, n = np.percentile(lat[ok], [0.5, 99.5])
+    w, e = np.percentile(lon[ok], [0.5, 99.5])
+    pad_lat, pad_lon = max((n - s) * 0.08, 0.05), max((e - w) * 0.08, 0.05)
     return ((float(s - pad_lat), float(w - pad_lon)), (float(n + pad_lat), float(e + pad_lon)))
 
 

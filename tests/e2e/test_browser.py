@@ -43,6 +43,11 @@ def test_territories_map_renders_polygons(page, app_url: str, artifacts: Path) -
     assert frame.locator(".marker-cluster").count() >= 1  # accounts clustered in the browser
     assert page.get_by_text("Per-territory workload and balance").is_visible()
     page.screenshot(path=str(artifacts / "territories.png"), full_page=True)
+    # Clicking a territory shows its details beside the map.
+    frame.locator("path.leaflet-interactive").nth(3).dispatch_event("click")
+    page.get_by_role("heading", name=re.compile(r"^Territory \S+")).first.wait_for()
+    _wait_idle(page)
+    page.screenshot(path=str(artifacts / "territory-details.png"), full_page=True)
     (artifacts / "timings.txt").write_text(f"first_load_s={first_load:.2f}\n")
 
 
@@ -77,3 +82,21 @@ def test_scenario_slider_replans_live(page, app_url: str, artifacts: Path) -> No
     page.screenshot(path=str(artifacts / "scenarios.png"), full_page=True)
     with (artifacts / "timings.txt").open("a") as fh:
         fh.write(f"slider_to_kpis_s={latency:.2f}\n")
+
+
+def test_coverage_heat_map_and_downloads(page, app_url: str, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{app_url}/coverage")
+    _wait_idle(page)
+    frame = page.frame_locator(MAP_FRAME).first
+    frame.locator("path.leaflet-interactive").first.wait_for(state="attached")
+    assert frame.locator("path.leaflet-interactive").count() >= 12  # heat classes + outlines
+    assert page.get_by_text("per cell").first.is_visible()  # the legend
+    page.screenshot(path=str(artifacts / "coverage.png"), full_page=True)
+    page.goto(f"{app_url}/data")
+    _wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="CRM assignments (CSV)").click()
+    path = download.value.path()
+    header = Path(path).read_text().splitlines()[0]
+    assert header == "account_id,territory_id,rep_id,rep_name"
+    page.screenshot(path=str(artifacts / "data.png"), full_page=True)
