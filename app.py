@@ -38,6 +38,12 @@ pages = [
         url_path="coverage",
     ),
     st.Page(
+        HERE / "pages" / "plans.py",
+        title="Plans",
+        icon=":material/folder_open:",
+        url_path="plans",
+    ),
+    st.Page(
         HERE / "pages" / "data.py", title="Data", icon=":material/upload_file:", url_path="data"
     ),
 ]
@@ -62,5 +68,14 @@ with st.sidebar:
         f"**{ds.name}** · {len(ds.accounts):,} accounts · {len(ds.reps):,} reps  \n"
         f"Balance: {state.design.balance} ±{state.design.tolerance:.0%}"
     )
+    # A widget of the entrypoint keeps its value on every page; the state remembers it.
+    st.session_state.setdefault("terrmap_author", state.author)
+    state.author = st.text_input(
+        "Your name",
+        key="terrmap_author",
+        placeholder="e.g. Dana Smith",
+        help="Recorded with every plan you save (who changed what, and when). "
+        "Empty: your login name (or TERRMAP_USER).",
+    ).strip()
 
 page.run()

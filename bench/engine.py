@@ -499,13 +499,13 @@ def run_benchmark(
     isolate: bool = True,
 ) -> dict[str, Any]:
     """Run the whole benchmark; returns the JSON-ready result."""
-    scenarios = SCENARIO_SETS if scenarios is None else scenarios
+    plan_of: dict[str, Sequence[str]] = dict(SCENARIO_SETS if scenarios is None else scenarios)
     started = time.perf_counter()
     meta = _meta(cap)
     skip: dict[str, str] = {}
     sets = []
     for spec in specs:
-        todo = [s for s, names in scenarios.items() if spec.name in names]
+        todo = [s for s, names in plan_of.items() if spec.name in names]
         result = run_set(
             spec, cap=cap, methods=methods, skip=dict(skip), scenarios=todo, isolate=isolate
         )
@@ -526,7 +526,7 @@ def _loadavg() -> list[float] | None:
 
 
 def _meta(cap: float) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in (
         "terrmap",
         "scikit-learn",
@@ -546,7 +546,11 @@ def _meta(cap: float) -> dict[str, Any]:
             versions[dist] = None
     return {
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(sys.argv),
+        "command": " ".join(
+            ["python -m bench.engine", *sys.argv[1:]]
+            if sys.argv[0].endswith(os.path.join("bench", "engine.py"))
+            else sys.argv
+        ),
         "cap_seconds": cap,
         "python": platform.python_version(),
         "platform": platform.platform(),

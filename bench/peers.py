@@ -418,13 +418,15 @@ def scenario_rep_leaves(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]:
 
 def _warm_run(
     change: str,
-    call: Callable[[], Any],
+    options: dict[str, Any],
     bench: BenchInput,
     before: pd.Series,
     targets: Callable[[Any], pd.Series],
 ) -> dict[str, Any]:
-    """Time one warm rerun and measure what it moved and how balanced it is."""
-    plan, secs = _timed(call)
+    """Time one warm rerun ``build_plan(accounts, **options)`` and measure its effect."""
+    from terrmap.design import build_plan
+
+    plan, secs = _timed(lambda: build_plan(bench.accounts, **options))
     after, assign_s = _timed(lambda: plan.assign(bench.accounts))
     return {
         "change": change,
@@ -459,7 +461,7 @@ def scenario_warm_reruns(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]
     runs = [
         _warm_run(
             f"K {k}->{kk}",
-            lambda kk=kk: build_plan(acc, k=kk, warm_start=base, random_state=rs),
+            {"k": kk, "warm_start": base, "random_state": rs},
             bench,
             before,
             equal,
@@ -471,7 +473,7 @@ def scenario_warm_reruns(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]
         runs.append(
             _warm_run(
                 f"tolerance {tol:.0%}->{new_tol:.0%}",
-                lambda cfg=cfg: build_plan(acc, k=k, config=cfg, warm_start=base, random_state=rs),
+                {"k": k, "config": cfg, "warm_start": base, "random_state": rs},
                 bench,
                 before,
                 equal,
@@ -511,9 +513,7 @@ def _capacity_reruns(bench: BenchInput) -> tuple[float, list[dict[str, Any]]]:
         runs.append(
             _warm_run(
                 f"capacity of {changed['rep_id'].iloc[0]} x{factor:g}",
-                lambda changed=changed: build_plan(
-                    acc, changed, config=cfg, warm_start=base, random_state=rs
-                ),
+                {"reps": changed, "config": cfg, "warm_start": base, "random_state": rs},
                 bench,
                 before,
                 targets,

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from terrmap._config import METRIC_COLUMNS, DesignConfig
+from terrmap._config import METRIC_COLUMNS, DesignConfig, bad_request
+from terrmap._inputs import cell_graph
+from terrmap._place import place_accounts
 from terrmap._refine import adaptive_cells
 from terrmap.grid import (
     MAX_RESOLUTION,
@@ -26,6 +28,7 @@ __all__ = [
     "cell_set",
     "lock_targets",
     "locked_cells",
+    "place",
     "territories",
     "with_locked_accounts",
 ]
@@ -39,25 +42,38 @@ def territories(
     """Territory ids, rep ids, rep homes (K, 2) and capacities from the roster or K."""
     if reps is None or len(reps) == 0:
         if k is None or k < 1:
-            raise ValueError(f"give reps or a number of territories k >= 1 (got k={k})")
+            raise bad_request("k", "give reps or a number of territories", "pass reps or k >= 1", k)
         if cfg.targets == "capacity":
-            raise ValueError("targets='capacity' needs reps with capacity_hours")
+            raise bad_request(
+                "targets", "targets='capacity' needs reps", "pass reps with capacity_hours"
+            )
         width = max(2, len(str(k)))
         return tuple(f"T{i + 1:0{width}d}" for i in range(k)), (None,) * k, None, None
     if k is not None and k != len(reps):
-        raise ValueError(f"k={k} disagrees with the {len(reps)} reps given; pass one of them")
+        raise bad_request(
+            "k", f"k disagrees with the {len(reps)} reps given", "pass reps or k, not both", k
+        )
     rep_ids = tuple(str(r) for r in reps["rep_id"].astype("string"))
     homes = None
     if {"home_lat", "home_lon"} <= set(reps.columns):
         h = reps[["home_lat", "home_lon"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
         homes = h if np.isfinite(h).all() else None
     if cfg.seeds == "homes" and homes is None:
-        raise ValueError("seeds='homes' needs home_lat/home_lon for every rep")
+        raise bad_request(
+            "home_lat", "seeds='homes' needs a home for every rep", "fill home_lat/home_lon"
+        )
     cap = None
     if "capacity_hours" in reps.columns:
         cap = pd.to_numeric(reps["capacity_hours"], errors="coerce").to_numpy(float)
-    if cfg.targets == "capacity" and (cap is None or not (np.isfinite(cap) & (cap > 0)).all()):
-        raise ValueError("targets='capacity' needs a positive capacity_hours for every rep")
+    usable = cap is not None and bool((np.isfinite(cap) & (cap > 0)).all())
+    if cfg.targets == "auto" and not usable:
+        cap = None  # equal targets; capacities are not all known
+    if cfg.targets == "capacity" and not usable:
+        raise bad_request(
+            "capacity_hours",
+            "targets='capacity' needs a positive capacity for every rep",
+            "fill capacity_hours (hours per month) for every rep",
+        )
     return rep_ids, rep_ids, homes, cap
 
 
@@ -73,8 +89,10 @@ def account_weights(accounts: pd.DataFrame, cfg: DesignConfig) -> pd.DataFrame:
             v = pd.to_numeric(accounts[c], errors="coerce").to_numpy(float, na_value=np.nan)
             out[c] = np.nan_to_num(v, nan=0.0)
         elif c == cols[0]:
-            raise ValueError(
-                f"accounts lack column {c!r} needed to balance on {cfg.balance!r}; score them first"
+            raise bad_request(
+                c,
+                f"accounts lack column {c!r} needed to balance on {cfg.balance!r}",
+                "score them first (terrmap.scoring.score_accounts)",
             )
         else:
             out[c] = np.zeros(len(accounts))
@@ -138,20 +156,23 @@ def cell_set(
     area = study_area(cells_to_parent(fine[fine != 0], res))
     if not cfg.split_heavy:
         return area, res, ()
-    cells, split = adaptive_cells(area, fine, weight, limit, max_res=min(res + 3, MAX_RESOLUTION))
+    cells, split = adaptive_cells(area, fine, weight, limit, max_res=MAX_RESOLUTION)
     return cells, res, split
 
 
-def locked_cells(prior: Plan | None, ids: tuple[str, ...]) -> dict[int, int]:
+def locked_cells(prior: Plan | None, ids: tuple[str, ...]) -> tuple[dict[int, int], list[str]]:
+    """Cell -> territory index for the prior plan's locked cells (whose territory remains)."""
     if prior is None or not prior.locked_cells:
-        return {}
+        return {}, []
     cells = np.fromiter(prior.locked_cells, np.uint64, len(prior.locked_cells))
     lab = prior.territory_of_cells(cells)
     out = {}
     for c, j in zip(cells.tolist(), lab.tolist(), strict=True):
         if j >= 0 and prior.territory_ids[j] in ids:
             out[int(c)] = ids.index(prior.territory_ids[j])
-    return out
+    lost = len(cells) - len(out)
+    notes = [f"{lost} locked cells belong to territories no longer in the plan; unlocked"]
+    return out, notes if lost else []
 
 
 def with_locked_accounts(
@@ -168,6 +189,33 @@ def with_locked_accounts(
     }
     locked = frozenset(ids[lock_t >= 0].tolist())
     return replace(plan, overrides={**plan.overrides, **overrides}, locked_accounts=locked)
+
+
+def place(
+    plan: Plan,
+    accounts: pd.DataFrame,
+    weight: NDArray[np.float64],
+    fine: NDArray[np.uint64],
+    cfg: DesignConfig,
+    locked: NDArray[np.bool_],
+    room: int | None,
+) -> Plan:
+    """Place single accounts as overrides where cells were too coarse for the band.
+
+    Each placement counts as a moved account: at most ``room`` of them (None: no cap),
+    and none when the move cap is what binds.
+    """
+    rep = plan.report
+    if rep is None or rep.tolerance_met or "max_moved" in (rep.binding_constraint or ""):
+        return plan
+    adj, _ = cell_graph(plan.cells.tobytes())
+    overrides, placed = place_accounts(
+        plan, accounts, weight, fine, adj, cfg.tolerance * 0.999, locked=locked, limit=room
+    )
+    if not placed:
+        return plan
+    new_rep = replace(rep, placed_accounts=tuple(placed))
+    return replace(plan, overrides={**plan.overrides, **overrides}, report=new_rep)
 
 
 def _account_deviation(

@@ -24,6 +24,7 @@ __all__ = [
     "cells_text",
     "factor",
     "lookup",
+    "missing_text",
     "parse_coordinate",
     "take",
     "take_text",
@@ -88,6 +89,11 @@ def take(
     table = np.concatenate([np.asarray(values, dtype=dtype), np.asarray([fill], dtype=dtype)])
     out: np.ndarray = table[codes]  # code -1 picks the trailing fill
     return out
+
+
+def missing_text(n: int) -> pd.Series:
+    """``n`` missing values as a ``str`` Series (for a column the file does not have)."""
+    return pd.Series(index=pd.RangeIndex(n), dtype="str")
 
 
 def take_text(codes: np.ndarray, values: Sequence[str | None] | pd.Series) -> pd.Series:

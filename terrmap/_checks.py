@@ -138,7 +138,7 @@ def _binding(
     metric = cfg.balance if primary_bad or cfg.secondary is None else cfg.secondary
     j = int(np.argmax(np.abs(d)))
     head = f"{ids[j]} is {d[j]:+.1%} from its {metric} target (band ±{tol:.0%})"
-    if budget is not None and budget.moved >= budget.cap - 0.5:
+    if budget is not None and (budget.blocked or budget.moved >= budget.cap - 0.5):
         return (
             f"{head}: max_moved reached ({budget.moved:,.0f} of {budget.cap:,.0f} accounts moved)"
         )
@@ -148,9 +148,11 @@ def _binding(
         return f"{head}: locks fix {locked_share:.1%} of its target"
     heaviest = float(inp.w[mine].max()) if mine.any() else 0.0
     if heaviest > 2 * tol * inp.targets[j]:
+        share = f"{heaviest:,.1f} ({heaviest / inp.targets[j]:.1%} of target, wider than the band)"
+        if float(inp.acc[mine][np.argmax(inp.w[mine])]) <= 1:
+            return f"{head}: single accounts outweigh the band — the heaviest weighs {share}"
         return (
-            f"{head}: its cells are coarse — the heaviest weighs {heaviest:,.1f} "
-            f"({heaviest / inp.targets[j]:.1%} of target, wider than the band); "
+            f"{head}: its cells are coarse — the heaviest weighs {share}; "
             "allow account placement or a finer resolution"
         )
     isl = inp.island[mine]

@@ -14,7 +14,16 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from terrmap._cells import factor, lookup, take_text, text, to_bool, to_datetime, to_float
+from terrmap._cells import (
+    factor,
+    lookup,
+    missing_text,
+    take_text,
+    text,
+    to_bool,
+    to_datetime,
+    to_float,
+)
 from terrmap._problems import Collector, rows_text
 from terrmap.schema import Kind
 
@@ -44,7 +53,7 @@ def check_ids(
     c = src.get(canonical)
     if c is None:
         col.missing(canonical, [str(x) for x in frame.columns], kind, f"a unique id per {what}")
-        return pd.Series(np.full(len(frame), np.nan), dtype="str")
+        return missing_text(len(frame))
     ids = text(frame[c])
     blank = ids.isna().to_numpy(dtype=bool)
     col.add(blank, c, frame[c], f"{canonical} is blank", f"give every {what} a unique id")
@@ -64,6 +73,8 @@ def check_ids(
             f"give each {what} its own id, or delete the duplicate rows",
         )
     return ids
+
+
 def check_number(
     frame: pd.DataFrame,
     c: str | None,
@@ -142,7 +153,7 @@ def check_owner(
 ) -> pd.Series:
     """Owners as text; with a roster, an owner that is not a rep_id is a problem."""
     if c is None:
-        return pd.Series(np.full(len(frame), np.nan), dtype="str")
+        return missing_text(len(frame))
     owner = text(frame[c], na_tokens=True)
     if rep_ids is None:
         return owner
@@ -208,18 +219,17 @@ def check_bool(frame: pd.DataFrame, c: str | None, col: Collector) -> np.ndarray
     return vals
 
 
-
 def optional_text(frame: pd.DataFrame, c: str | None, *, na_tokens: bool = False) -> pd.Series:
     """A free-text column (name, industry), stripped; NA where blank or absent."""
     if c is None:
-        return pd.Series(np.full(len(frame), np.nan), dtype="str")
+        return missing_text(len(frame))
     return text(frame[c], na_tokens=na_tokens)
 
 
 def industries(frame: pd.DataFrame, c: str | None) -> pd.Series:
     """A rep's industries, split on ``; , | /`` and joined with ``;`` (repeats dropped)."""
     if c is None:
-        return pd.Series(np.full(len(frame), np.nan), dtype="str")
+        return missing_text(len(frame))
     codes, texts = factor(frame[c])
     joined = []
     for t in texts:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["METRIC_COLUMNS", "Balance", "DesignConfig"]
+from terrmap.errors import InputError, Problem
+
+__all__ = ["METRIC_COLUMNS", "Balance", "DesignConfig", "DesignInputError", "bad_request"]
 
 Balance = Literal["workload", "opportunity", "accounts"]
 
@@ -15,6 +17,17 @@ METRIC_COLUMNS: dict[str, str] = {
     "opportunity": "opportunity",
     "accounts": "accounts",
 }
+
+
+class DesignInputError(InputError, ValueError):
+    """A design request that cannot be used as given (an :class:`InputError`; also a
+    ``ValueError`` for callers that treat it as a bad argument)."""
+
+
+def bad_request(what: str, message: str, fix: str, value: object = None) -> DesignInputError:
+    """One-problem :class:`DesignInputError` for ``build_plan`` arguments."""
+    val = None if value is None else str(value)
+    return DesignInputError([Problem(None, what, val, message, fix)], source="build_plan")
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,9 @@ class DesignConfig:
     secondary, secondary_tolerance
         Optional second metric with its own (looser) band.
     targets
-        ``"equal"`` shares, or proportional to rep ``capacity_hours``.
+        ``"equal"`` shares, ``"capacity"`` (proportional to rep ``capacity_hours``:
+        a new hire at 60% gets 60% of a full load), or ``"auto"``: capacity when
+        reps with capacities are given, else equal.
     max_utilisation
         With capacity targets: raise :class:`InfeasibleError` when total workload
         exceeds this share of total capacity (None: no check).
@@ -67,7 +82,7 @@ class DesignConfig:
     tolerance: float = 0.02
     secondary: Balance | None = None
     secondary_tolerance: float = 0.10
-    targets: Literal["equal", "capacity"] = "equal"
+    targets: Literal["auto", "equal", "capacity"] = "auto"
     max_utilisation: float | None = None
     seeds: Literal["auto", "free", "homes"] = "auto"
     resolution: int | None = None
@@ -78,34 +93,50 @@ class DesignConfig:
     iterations: int = 8
     neighbours: int = 6
     polish: bool = True
-    aim: float = 0.5
+    aim: float = 0.25
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.balance not in METRIC_COLUMNS:
-            problems.append(
-                f"balance must be one of {sorted(METRIC_COLUMNS)}, got {self.balance!r}"
-            )
-        if self.secondary is not None and self.secondary not in METRIC_COLUMNS:
-            problems.append(f"secondary must be None or one of {sorted(METRIC_COLUMNS)}")
-        if self.secondary == self.balance:
-            problems.append(f"secondary metric equals the balance metric ({self.balance!r})")
-        if not 0 < self.tolerance < 1:
-            problems.append(f"tolerance must be in (0, 1), got {self.tolerance}")
-        if not 0 < self.secondary_tolerance < 10:
-            problems.append(f"secondary_tolerance must be > 0, got {self.secondary_tolerance}")
-        if self.resolution is not None and not 2 <= self.resolution <= 9:
-            problems.append(f"resolution must be 2..9, got {self.resolution}")
-        if self.max_moved is not None and self.max_moved < 0:
-            problems.append(f"max_moved must be >= 0, got {self.max_moved}")
-        if self.max_utilisation is not None and self.max_utilisation <= 0:
-            problems.append(f"max_utilisation must be > 0, got {self.max_utilisation}")
-        if not 0 < self.aim <= 1:
-            problems.append(f"aim must be in (0, 1], got {self.aim}")
-        if self.stability < 0 or self.iterations < 1 or self.neighbours < 1:
-            problems.append("stability must be >= 0; iterations and neighbours >= 1")
+        problems = [
+            Problem(None, name, repr(value), message, fix)
+            for name, value, bad, message, fix in self._checks()
+            if bad
+        ]
         if problems:
-            raise ValueError("invalid DesignConfig: " + "; ".join(problems))
+            raise DesignInputError(problems, source="DesignConfig")
+
+    def _checks(self) -> list[tuple[str, object, bool, str, str]]:
+        metrics = sorted(METRIC_COLUMNS)
+        return [
+            ("balance", self.balance, self.balance not in METRIC_COLUMNS,
+             "unknown balance metric", f"use one of {metrics}"),
+            ("secondary", self.secondary,
+             self.secondary is not None and self.secondary not in METRIC_COLUMNS,
+             "unknown secondary metric", f"use None or one of {metrics}"),
+            ("secondary", self.secondary, self.secondary == self.balance,
+             "secondary metric equals the balance metric", "pick another metric or None"),
+            ("tolerance", self.tolerance, not 0 < self.tolerance < 1,
+             "tolerance out of range", "use a share such as 0.02 (±2%)"),
+            ("secondary_tolerance", self.secondary_tolerance,
+             not 0 < self.secondary_tolerance < 10, "secondary_tolerance out of range",
+             "use a share such as 0.10"),
+            ("resolution", self.resolution,
+             self.resolution is not None and not 2 <= self.resolution <= 9,
+             "resolution out of range", "use an H3 resolution 2..9, or None for automatic"),
+            ("max_moved", self.max_moved, self.max_moved is not None and self.max_moved < 0,
+             "max_moved is negative", "use a number of accounts >= 0, or None"),
+            ("max_utilisation", self.max_utilisation,
+             self.max_utilisation is not None and self.max_utilisation <= 0,
+             "max_utilisation must be positive", "use e.g. 1.0 (100%), or None"),
+            ("targets", self.targets, self.targets not in ("auto", "equal", "capacity"),
+             "unknown targets", "use 'auto', 'equal' or 'capacity'"),
+            ("aim", self.aim, not 0 < self.aim <= 1, "aim out of range", "use a share in (0, 1]"),
+            ("stability", self.stability, self.stability < 0, "stability is negative",
+             "use 0 or more"),
+            ("iterations", self.iterations, self.iterations < 1, "iterations below 1",
+             "use 1 or more"),
+            ("neighbours", self.neighbours, self.neighbours < 1, "neighbours below 1",
+             "use 1 or more"),
+        ]  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready)."""

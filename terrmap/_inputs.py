@@ -16,11 +16,11 @@ from terrmap import _allocate as alloc
 from terrmap._config import METRIC_COLUMNS, DesignConfig
 from terrmap.grid import adjacency, locate_cells
 
-__all__ = ["Inputs", "distance_graph", "metric", "prepare"]
+__all__ = ["Inputs", "cell_graph", "distance_graph", "metric", "prepare"]
 
 
 @lru_cache(maxsize=6)
-def _graph(key: bytes) -> tuple[sparse.csr_matrix, NDArray[np.int64]]:
+def cell_graph(key: bytes) -> tuple[sparse.csr_matrix, NDArray[np.int64]]:
     """Adjacency and island id of a cell set (cached: reruns reuse the grid)."""
     cells = np.frombuffer(key, dtype=np.uint64)
     adj = adjacency(cells)
@@ -104,7 +104,7 @@ def prepare(
         order = np.argsort(cell_ids, kind="stable")
         vals = np.fromiter(locked.values(), np.int64, len(locked))
         lock[order[pos[pos >= 0]]] = vals[pos >= 0]
-    adj, island = _graph(cell_ids.tobytes())
+    adj, island = cell_graph(cell_ids.tobytes())
     x = alloc.to_xyz(cells["lat"].to_numpy(float), cells["lon"].to_numpy(float))
     acc = metric(cells, "accounts") if "accounts" in cells.columns else np.zeros(cell_ids.size)
     return Inputs(cell_ids, x, w, w2, acc, tgt, tgt2, fx, fx2, lock, adj, island)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from terrmap import postal
-from terrmap._cells import factor, take, take_text, to_coordinate
+from terrmap._cells import factor, missing_text, take, take_text, to_coordinate
 from terrmap._problems import Collector, count_text, head_text
+from terrmap._zips import normalize_zips, zip_centres
 from terrmap.errors import Problem
 from terrmap.schema import Kind, suggest_column
 
@@ -53,21 +53,11 @@ def check_location(
     """
     n = len(frame)
     lat_c, lon_c, zip_c = src.get(where.lat), src.get(where.lon), src.get(where.zip)
-    lat, lon = np.full(n, np.nan), np.full(n, np.nan)
-    zips = pd.Series(np.full(n, np.nan), dtype="str")
-    approx = np.zeros(n, dtype=bool)
+    zips, approx = missing_text(n), np.zeros(n, dtype=bool)
     cols = [str(c) for c in frame.columns]
     if lat_c is None and lon_c is None and zip_c is None:
-        col.file.append(
-            Problem(
-                None,
-                where.lat,
-                None,
-                f"no location columns: need '{where.lat}' and '{where.lon}' or '{where.zip}'",
-                _location_fix(where, cols, kind),
-            )
-        )
-        return lat, lon, zips, approx
+        col.file.append(_no_location_columns(where, cols, kind))
+        return np.full(n, np.nan), np.full(n, np.nan), zips, approx
     if (lat_c is None) != (lon_c is None):
         col.missing(
             where.lon if lon_c is None else where.lat,
@@ -75,28 +65,12 @@ def check_location(
             kind,
             "latitude and longitude come in pairs",
         )
-    bad_lat, bad_lon = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    if lat_c is not None:
-        lat, bad_lat = to_coordinate(frame[lat_c], "lat", decimal_comma=decimal_comma)
-        col.add(
-            bad_lat,
-            lat_c,
-            frame[lat_c],
-            "latitude is not a number",
-            "write decimal degrees, e.g. 40.7128",
-        )
-    if lon_c is not None:
-        lon, bad_lon = to_coordinate(frame[lon_c], "lon", decimal_comma=decimal_comma)
-        col.add(
-            bad_lon,
-            lon_c,
-            frame[lon_c],
-            "longitude is not a number",
-            "write decimal degrees, e.g. -74.006",
-        )
+    lat, bad_lat = _coordinate(frame, lat_c, "lat", col, decimal_comma=decimal_comma)
+    lon, bad_lon = _coordinate(frame, lon_c, "lon", col, decimal_comma=decimal_comma)
     has_lat, has_lon = np.isfinite(lat), np.isfinite(lon)
-    fix_half = "fill in both coordinates, or clear both and give a ZIP"
+    flagged = np.zeros(n, dtype=bool)
     if lat_c is not None and lon_c is not None:
+        fix_half = "fill in both coordinates, or clear both and give a ZIP"
         col.add(
             has_lat & ~has_lon & ~bad_lon,
             lon_c,
@@ -112,8 +86,6 @@ def check_location(
             fix_half,
         )
         flagged = _check_ranges(lat, lon, (lat_c, lon_c), frame, col)
-    else:
-        flagged = np.zeros(n, dtype=bool)
     unplaced = ~has_lat & ~has_lon & ~bad_lat & ~bad_lon
     if zip_c is not None:
         zips, approx, given = _locate_by_zip(
@@ -131,17 +103,32 @@ def check_location(
     return lat, lon, zips, approx
 
 
-def _location_fix(where: Where, cols: Sequence[str], kind: Kind) -> str:
+def _no_location_columns(where: Where, cols: Sequence[str], kind: Kind) -> Problem:
     near = [
         c
         for c in (suggest_column(w, cols, kind=kind) for w in (where.lat, where.lon, where.zip))
         if c
     ]
-    if near:
-        return f"rename {', '.join(repr(c) for c in near)} or choose them on the Data page"
-    return (
-        f"add '{where.lat}' and '{where.lon}' columns (decimal degrees) or a '{where.zip}' column"
+    fix = (
+        f"rename {', '.join(repr(c) for c in near)} or choose them on the Data page"
+        if near
+        else f"add '{where.lat}' and '{where.lon}' columns (decimal degrees) "
+        f"or a '{where.zip}' column"
     )
+    message = f"no location columns: need '{where.lat}' and '{where.lon}' or '{where.zip}'"
+    return Problem(None, where.lat, None, message, fix)
+
+
+def _coordinate(
+    frame: pd.DataFrame, c: str | None, axis: str, col: Collector, *, decimal_comma: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """One coordinate column parsed (NaN when absent): ``(values, bad)``."""
+    if c is None:
+        return np.full(len(frame), np.nan), np.zeros(len(frame), dtype=bool)
+    values, bad = to_coordinate(frame[c], axis, decimal_comma=decimal_comma)
+    name, example = ("latitude", "40.7128") if axis == "lat" else ("longitude", "-74.006")
+    col.add(bad, c, frame[c], f"{name} is not a number", f"write decimal degrees, e.g. {example}")
+    return values, bad
 
 
 def _haversine_km(
@@ -155,6 +142,8 @@ def _haversine_km(
 
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
+
+
 def _check_ranges(
     lat: np.ndarray, lon: np.ndarray, cols: tuple[str, str], frame: pd.DataFrame, col: Collector
 ) -> np.ndarray:
@@ -176,32 +165,8 @@ def _check_ranges(
         ],
         "swap the lat and lon values (or the two column headers)",
     )
-    far = lat_out & ~swapped
-    col.add(
-        far,
-        lat_c,
-        frame[lat_c],
-        "latitude is outside -90..90",
-        lambda i: [
-            "the value looks like projected metres: convert to WGS84 degrees"
-            if abs(lat[j]) > 1000
-            else "use decimal degrees between -90 and 90"
-            for j in i
-        ],
-    )
-    far_lon = lon_out & ~swapped
-    col.add(
-        far_lon,
-        lon_c,
-        frame[lon_c],
-        "longitude is outside -180..180",
-        lambda i: [
-            "the value looks like projected metres: convert to WGS84 degrees"
-            if abs(lon[j]) > 1000
-            else "use decimal degrees between -180 and 180"
-            for j in i
-        ],
-    )
+    _outside(lat, lat_out & ~swapped, lat_c, "latitude", 90, frame, col)
+    _outside(lon, lon_out & ~swapped, lon_c, "longitude", 180, frame, col)
     in_range = has_lat & has_lon & ~lat_out & ~lon_out
     zero = in_range & (lat == 0) & (lon == 0)
     col.add(
@@ -235,6 +200,29 @@ def _check_ranges(
     flagged: np.ndarray = lat_out | lon_out | zero | polar
     region: np.ndarray = _check_region(lat, lon, in_range & ~flagged, cols, frame, col)
     return np.asarray(flagged | region, dtype=bool)
+
+
+def _outside(
+    values: np.ndarray,
+    mask: np.ndarray,
+    column: str,
+    name: str,
+    bound: int,
+    frame: pd.DataFrame,
+    col: Collector,
+) -> None:
+    col.add(
+        mask,
+        column,
+        frame[column],
+        f"{name} is outside -{bound}..{bound}",
+        lambda i: [
+            "the value looks like projected metres: convert to WGS84 degrees"
+            if abs(values[j]) > 1000
+            else f"use decimal degrees between -{bound} and {bound}"
+            for j in i
+        ],
+    )
 
 
 def _check_region(
@@ -316,8 +304,8 @@ def _locate_by_zip(
     """
     raw = frame[zip_c]
     codes, texts = factor(raw)  # a few thousand distinct ZIPs, however many rows
-    norm = postal.normalize_zip(pd.Series(texts, dtype="str"))
-    zlat_u, zlon_u = _zip_centres(norm)
+    norm = normalize_zips(pd.Series(texts, dtype="str"))
+    zlat_u, zlon_u = zip_centres(norm)
     given_u = np.array([t is not None for t in texts], dtype=bool)
     valid_u = norm.notna().to_numpy(dtype=bool)
     malformed = take(codes, given_u & ~valid_u, False, "bool")
@@ -350,6 +338,21 @@ def _locate_by_zip(
             f"(rows {head_text(col.rows[ignored])}); those rows are placed by their "
             "coordinates."
         )
+    _check_zip_distance(good, (lat, lon), (zlat, zlon), zips, raw, zip_c, col)
+    return zips, approx, given
+
+
+def _check_zip_distance(
+    good: np.ndarray,
+    point: tuple[np.ndarray, np.ndarray],
+    centre: tuple[np.ndarray, np.ndarray],
+    zips: pd.Series,
+    raw: pd.Series,
+    zip_c: str,
+    col: Collector,
+) -> None:
+    """Coordinates more than :data:`ZIP_MISMATCH_KM` from their own ZIP's centre."""
+    (lat, lon), (zlat, zlon) = point, centre
     check = good & ~np.isnan(zlat)
     dist = np.full(len(lat), np.nan)
     dist[check] = _haversine_km(lat[check], lon[check], zlat[check], zlon[check])
@@ -366,18 +369,3 @@ def _locate_by_zip(
         ],
         "correct the coordinates or the ZIP (or clear the ZIP)",
     )
-    return zips, approx, given
-
-
-def _zip_centres(norm: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Centre of each normalised ZIP (NaN where unknown or missing).
-
-    The ZIPs are already normalised, so this looks them up in the ZIP table's index
-    directly instead of :func:`terrmap.postal.zips_to_latlon`, which would normalise
-    them again and reindex every column of the table.
-    """
-    table = postal.zip_table()
-    pos = table.index.get_indexer(norm.fillna(""))
-    lat = np.append(table["lat"].to_numpy(dtype=float), np.nan)[pos]
-    lon = np.append(table["lon"].to_numpy(dtype=float), np.nan)[pos]
-    return lat, lon

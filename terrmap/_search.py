@@ -28,6 +28,16 @@ class MoveBudget:
     accounts: NDArray[np.float64]
     cap: float
     moved: float
+    blocked: bool = False  # a useful move was refused because of the cap
+
+    def allows(self, cell: int, src: int, dst: int) -> bool:
+        """Would this move keep the accounts moved within the cap? (notes refusals)"""
+        b = self.base[cell]
+        dm = float(self.accounts[cell]) * (float(dst != b) - float(src != b))
+        if self.moved + dm <= self.cap:
+            return True
+        self.blocked = True
+        return False
 
     def delta(
         self, cells: NDArray[np.int64], src: NDArray[np.int64], dst: NDArray[np.int64]
@@ -111,6 +121,8 @@ class _State:
         if self.budget is not None:
             dm = self.budget.delta(cell, frm, to)
             ok = self.budget.moved + dm <= self.budget.cap
+            if not ok.all() and (dp[~ok] < -1e-15).any():
+                self.budget.blocked = True
             cell, frm, to, dp = cell[ok], frm[ok], to[ok], dp[ok]
         dc = _compact_cost(self.x, self.wc, self.seeds, cell, frm, to)
         if improving:

@@ -16,6 +16,7 @@ from ortools.graph.python import min_cost_flow
 from scipy import sparse
 
 from terrmap._contiguity import neighbour_pairs, removable
+from terrmap._search import MoveBudget
 
 __all__ = ["plan_transfers", "realise", "territory_edges"]
 
@@ -90,6 +91,7 @@ def realise(
     ea: NDArray[np.int64],
     eb: NDArray[np.int64],
     amount: NDArray[np.float64],
+    budget: MoveBudget | None = None,
 ) -> tuple[NDArray[np.int64], int]:
     """Move border cells ``a -> b`` worth about ``amount`` for each planned transfer.
 
@@ -106,7 +108,7 @@ def realise(
         for _ in range(2000):  # empty ground may have to move before weighted cells
             if need <= 0:
                 break
-            moved = _move_layer(adj, lab, counts, w, x, seeds, locked, a, b, need)
+            moved = _move_layer(adj, lab, counts, w, x, seeds, locked, a, b, need, budget)
             if moved == 0.0:
                 break
             need -= moved
@@ -125,6 +127,7 @@ def _move_layer(
     a: int,
     b: int,
     need: float,
+    budget: MoveBudget | None,
 ) -> float:
     """Move one suitable border cell of ``a`` into ``b``; return its weight (0: none)."""
     src, dst = neighbour_pairs(adj, np.flatnonzero(lab == a))
@@ -134,6 +137,8 @@ def _move_layer(
         return 0.0
     gain = ((x[cand] - seeds[b]) ** 2).sum(1) - ((x[cand] - seeds[a]) ** 2).sum(1)
     ordered = cand[np.argsort(gain, kind="stable")].tolist()
+    if budget is not None:
+        ordered = [c for c in ordered if budget.allows(c, a, b)]
     if counts[a] <= 1:
         return 0.0
     # Cheap local test first; the territory-wide search only for the best few.
@@ -142,6 +147,8 @@ def _move_layer(
         pick = next((c for c in ordered[:3] if removable(adj, lab, c)), None)
     if pick is None:
         return 0.0
+    if budget is not None:
+        budget.moved += float(budget.delta(np.array([pick]), np.array([a]), np.array([b]))[0])
     lab[pick] = b
     counts[a] -= 1
     counts[b] += 1

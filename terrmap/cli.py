@@ -142,22 +142,28 @@ def _parse_latlon(text: str) -> tuple[float, float]:
 
 
 def _cmd_plans(args: argparse.Namespace) -> int:
-    from terrmap import store
+    from terrmap import store_cli
+    from terrmap.store import open_store
 
-    db = store.open_store(args.db)
-    if args.plans_cmd == "list":
-        print(store.plans_list(db))
-    elif args.plans_cmd == "show":
-        print(store.plans_show(db, args.name))
-    elif args.plans_cmd == "export":
-        store.plans_export(db, args.name, args.out)
-        print(args.out)
-    elif args.plans_cmd == "import":
-        print(
-            store.plans_import(db, args.dir, name=args.name, accounts=args.accounts, reps=args.reps)
-        )
-    elif args.plans_cmd == "diff":
-        print(store.plans_diff(db, args.a, args.b))
+    db = open_store(args.db, create=args.plans_cmd == "import")
+    try:
+        if args.plans_cmd == "list":
+            print(store_cli.plans_list(db))
+        elif args.plans_cmd == "show":
+            print(store_cli.plans_show(db, args.name))
+        elif args.plans_cmd == "export":
+            store_cli.plans_export(db, args.name, args.out)
+            print(args.out)
+        elif args.plans_cmd == "import":
+            print(
+                store_cli.plans_import(
+                    db, args.dir, name=args.name, accounts=args.accounts, reps=args.reps
+                )
+            )
+        elif args.plans_cmd == "diff":
+            print(store_cli.plans_diff(db, args.a, args.b))
+    finally:
+        db.close()
     return 0
 
 

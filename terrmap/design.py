@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 from terrmap import _allocate as alloc
 from terrmap import _build
 from terrmap._checks import check_feasible, design_report
-from terrmap._config import METRIC_COLUMNS, Balance, DesignConfig
+from terrmap._config import METRIC_COLUMNS, Balance, DesignConfig, DesignInputError, bad_request
 from terrmap._contiguity import Bands, fill_unlabelled, repair_contiguity
 from terrmap._inputs import Inputs, distance_graph, metric, prepare
 from terrmap._refine import cell_table
@@ -42,7 +42,14 @@ from terrmap.errors import InfeasibleError
 from terrmap.grid import MAX_RESOLUTION, cell_resolution, latlon_to_cells
 from terrmap.plan import Plan
 
-__all__ = ["METRIC_COLUMNS", "Balance", "DesignConfig", "build_plan", "design_territories"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "Balance",
+    "DesignConfig",
+    "DesignInputError",
+    "build_plan",
+    "design_territories",
+]
 
 
 def _prior_labels(
@@ -199,7 +206,7 @@ def design_territories(
     work = float(metric(cells, "workload").sum()) if "workload_hours" in cells else 0.0
     if fixed is not None and "workload_hours" in fixed.columns:
         work += float(fixed["workload_hours"].sum())
-    check_feasible(inp, cfg, cap if cfg.targets == "capacity" else None, work)
+    check_feasible(inp, cfg, cap if cfg.targets != "equal" else None, work)
     if int((inp.w > 0).sum()) < k:
         raise InfeasibleError(
             f"{k} territories need at least {k} cells with {cfg.balance} > 0; the data has "
@@ -325,14 +332,17 @@ def _realign(
     lab: NDArray[np.int64],
     centres: NDArray[np.float64],
     is_locked: NDArray[np.bool_],
+    budget: MoveBudget | None,
 ) -> tuple[NDArray[np.int64], int]:
     """Least-transfer rebalancing of a baseline (territory-graph flow, then border moves)."""
     k = inp.targets.size
     loads = np.bincount(lab, inp.w, minlength=k) + inp.fixed
     ea, eb = territory_edges(inp.adj, lab)
-    amount = plan_transfers(loads, inp.targets, 0.8 * cfg.tolerance, ea, eb)
+    amount = plan_transfers(loads, inp.targets, 0.95 * cfg.tolerance, ea, eb)
     use = amount > 0
-    return realise(inp.adj, lab, inp.w, inp.x, centres, is_locked, ea[use], eb[use], amount[use])
+    return realise(
+        inp.adj, lab, inp.w, inp.x, centres, is_locked, ea[use], eb[use], amount[use], budget
+    )
 
 
 def _refine_labels(
@@ -369,7 +379,7 @@ def _refine_labels(
     centres = seeds_x if fixed_seeds else alloc.centroids(inp.x, inp.w, lab, k, seeds_x)
     moves0 = 0
     if baseline is not None:
-        lab, moves0 = _realign(inp, cfg, lab, centres, is_locked)
+        lab, moves0 = _realign(inp, cfg, lab, centres, is_locked, budget)
         bands.loads = np.bincount(lab, inp.w, minlength=k) + inp.fixed
         if bands.loads2 is not None and inp.w2 is not None and inp.fixed2 is not None:
             bands.loads2 = np.bincount(lab, inp.w2, minlength=k) + inp.fixed2
@@ -432,9 +442,13 @@ def build_plan(
     t0 = time.perf_counter()
     cfg = config or DesignConfig()
     if not {"account_id", "lat", "lon"} <= set(accounts.columns):
-        raise ValueError("accounts need account_id, lat and lon columns (use terrmap.load)")
+        missing = sorted({"account_id", "lat", "lon"} - set(accounts.columns))
+        raise bad_request(
+            ", ".join(missing), "accounts lack required columns", "load them with terrmap.load"
+        )
     ids, rep_ids, homes, cap = _build.territories(reps, k, cfg)
-    shares = cap if cfg.targets == "capacity" and cap is not None else np.ones(len(ids))
+    by_capacity = cfg.targets != "equal" and cap is not None
+    shares = cap if by_capacity and cap is not None else np.ones(len(ids))
     weights = _build.account_weights(accounts, cfg)
     lat = accounts["lat"].to_numpy(float, na_value=np.nan)
     lon = accounts["lon"].to_numpy(float, na_value=np.nan)
@@ -452,7 +466,8 @@ def build_plan(
         .sum()
         .reindex(range(len(ids)), fill_value=0.0)
     )
-    locked_cells = _build.locked_cells(prior, ids)
+    locked_cells, lock_notes = _build.locked_cells(prior, ids)
+    notes += lock_notes
     plan = design_territories(
         table, shares, cfg,
         seeds=homes if cfg.seeds == "homes" else None,
@@ -463,5 +478,12 @@ def build_plan(
         params={"k": len(ids), "resolution": res, "n_accounts": len(accounts)},
     )  # fmt: skip
     plan = _build.with_locked_accounts(plan, accounts, lock_t, fine)
+    if cfg.place_accounts:
+        room = None
+        if baseline is not None and cfg.max_moved is not None:
+            before = baseline.assign(accounts, fine_cells=fine).fillna("")
+            moved = int((plan.assign(accounts, fine_cells=fine).fillna("") != before).sum())
+            room = max(cfg.max_moved - moved, 0)
+        plan = _build.place(plan, accounts, primary, fine, cfg, lock_t >= 0, room)
     seconds = time.perf_counter() - t0
     return _build.account_report(plan, accounts, fine, cfg, baseline, split, notes, seconds)

@@ -12,6 +12,7 @@ after deduplication.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import h3.api.numpy_int as h3n
@@ -197,10 +198,10 @@ def study_area(
     """Occupied cells plus the empty ground between them.
 
     Every cell within ``rings`` rings of an occupied cell (by default the number of
-    rings spanning ``km`` at the cells' resolution) joins the area; holes left inside
-    it smaller than ``max_hole_cells`` (default: the cells of one ``rings`` disk) are
-    filled, so territories cover continuous ground. Gaps wider than twice ``km``
-    (open water, desert) stay out and make separate islands.
+    rings spanning ``km`` at the cells' resolution) joins the area; enclosed holes of
+    at most ``max_hole_cells`` cells (default: a disk of four times the buffer) are
+    filled, so territories cover continuous ground without pinholes. Open gaps wider
+    than twice ``km`` (sea, desert) stay out and make separate islands.
 
     Parameters
     ----------
@@ -209,7 +210,7 @@ def study_area(
     rings, km
         Buffer width in rings, or in kilometres when ``rings`` is None.
     max_hole_cells
-        Largest hole (in cells) that is filled.
+        Largest enclosed hole (in cells) that is filled.
 
     Returns
     -------
@@ -230,7 +231,8 @@ def study_area(
         _, nbr = _neighbours(frontier)
         frontier = np.setdiff1d(np.unique(nbr), area, assume_unique=True)
         area = np.union1d(area, frontier)
-    limit = 3 * r * (r + 1) + 1 if max_hole_cells is None else max_hole_cells
+    big = 4 * r  # enclosed gaps up to ~4x the buffer across (lakes, parks) are filled
+    limit = 3 * big * (big + 1) + 1 if max_hole_cells is None else max_hole_cells
     return np.union1d(area, _small_holes(area, res, limit))
 
 
@@ -287,9 +289,15 @@ def adjacency(cells: ArrayLike) -> sparse.csr_matrix:
     """Symmetric cell adjacency (H3 neighbours; mixed resolutions allowed).
 
     Row/column ``i`` is ``cells[i]``. Two cells are adjacent when a ring-1 neighbour of
-    one lies in (or is a descendant of) the other.
+    one lies in (or is a descendant of) the other. Results are cached per cell set
+    (reruns on the same grid are free), so treat the matrix as read-only.
     """
-    arr = np.asarray(cells, dtype=np.uint64)
+    return _adjacency(np.ascontiguousarray(cells, dtype=np.uint64).tobytes())
+
+
+@lru_cache(maxsize=8)
+def _adjacency(key: bytes) -> sparse.csr_matrix:
+    arr = np.frombuffer(key, dtype=np.uint64)
     n = arr.size
     order = np.argsort(arr, kind="stable")
     table = arr[order]
@@ -311,22 +319,40 @@ def adjacency(cells: ArrayLike) -> sparse.csr_matrix:
 def cells_to_shape(cells: ArrayLike) -> shapely.Geometry:
     """Dissolve cells into one (Multi)Polygon in lng/lat order (GeoJSON order).
 
-    Mixed resolutions are first brought to the finest one (children); duplicates are
-    dropped.
+    Duplicates are dropped. Cells of one resolution dissolve exactly
+    (``h3.cells_to_geo``). Mixed resolutions dissolve per resolution and are unioned:
+    H3 children do not nest exactly in their parent, so the seams leave slivers,
+    and interior slivers smaller than half a cell one level below the coarsest are
+    closed. (Bringing everything to the finest resolution instead can mean millions
+    of children.)
     """
     arr = np.unique(np.asarray(cells, dtype=np.uint64))
     arr = arr[arr != 0]
     if arr.size == 0:
         return shapely.Polygon()
     res = cell_resolution(arr)
-    finest = int(res.max())
-    if int(res.min()) != finest:
-        parts = [arr[res == finest]]
-        for c in arr[res != finest].tolist():
-            parts.append(np.asarray(h3n.cell_to_children(int(c), finest), dtype=np.uint64))
-        arr = np.unique(np.concatenate(parts))
-    geo = h3n.cells_to_geo(arr)  # GeoJSON-like, (lng, lat)
-    return shapely.geometry.shape(geo)
+    levels = np.unique(res)
+    parts = [shapely.geometry.shape(h3n.cells_to_geo(arr[res == r])) for r in levels.tolist()]
+    if len(parts) == 1:
+        return parts[0]
+    merged = shapely.union_all(parts)
+    sliver = 0.5 * _cell_area_deg2(arr[res == levels[1]][0])
+    return _close_slivers(merged, sliver)
+
+
+def _cell_area_deg2(cell: np.uint64) -> float:
+    ring = [(lng, lat) for lat, lng in h3n.cell_to_boundary(int(cell))]
+    return float(shapely.Polygon(ring).area)
+
+
+def _close_slivers(geom: shapely.Geometry, max_area: float) -> shapely.Geometry:
+    polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
+    kept = [
+        shapely.Polygon(p.exterior, [h for h in p.interiors if shapely.Polygon(h).area >= max_area])
+        for p in polys
+        if isinstance(p, shapely.Polygon) and p.area >= max_area
+    ]
+    return kept[0] if len(kept) == 1 else shapely.MultiPolygon(kept)
 
 
 def choose_resolution(

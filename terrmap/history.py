@@ -1,8 +1,9 @@
 """Undo and redo over the whole edit history of a plan, as an immutable value.
 
 A page keeps one :class:`History` in its session state and replaces it on every
-edit; nothing is recomputed to undo, the plans are kept (they share their arrays).
-The store records undo and redo as edits of their own (:meth:`History.undo_record`).
+edit. Undo and redo only move a cursor: every plan is kept (edited plans share their
+unchanged arrays, such as the cells). The store records undo and redo as edits of
+their own (:meth:`History.undo_record`, :meth:`History.redo_record`).
 """
 
 from __future__ import annotations

@@ -90,8 +90,8 @@ def normalize_zip(values: pd.Series) -> pd.Series:
     """
     s = values.astype("string").str.strip()
     s = s.str.replace(r"\.0$", "", regex=True)
-    s = s.str.replace(r"^(\d{5})-\d{4}$", r"\1", regex=True)
-    ok = s.str.fullmatch(r"\d{3,5}").fillna(False).astype(bool)
+    s = s.str.replace(r"^([0-9]{5})-[0-9]{4}$", r"\1", regex=True)
+    ok = s.str.fullmatch(r"[0-9]{3,5}").fillna(False).astype(bool)
     out = s.where(ok).str.zfill(5)
     return out
 

@@ -20,7 +20,7 @@ from terrmap._plan_lookup import account_id_array, account_labels, hex_id, reps_
 from terrmap.edits import Change, Edit, EditKind, EditResult
 from terrmap.errors import TerrmapError
 from terrmap.grid import adjacency
-from terrmap.metrics import (
+from terrmap.metrics import (  # the balance weights and targets territory_table uses
     _balance_weights,
     _target_shares,
     contiguity,

@@ -17,7 +17,7 @@ from terrmap._schema_db import StoreError
 from terrmap.metrics import territory_table
 
 if TYPE_CHECKING:
-    from terrmap._store_rows import PlanRef
+    from terrmap._plan_rows import PlanRef
     from terrmap.store import PlanStore
 
 __all__ = ["plans_diff", "plans_export", "plans_import", "plans_list", "plans_show"]

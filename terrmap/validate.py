@@ -23,11 +23,11 @@ Decisions worth knowing (also in the user docs):
   replaced by the ZIP.
 * At most :data:`MAX_PROBLEMS_PER_CHECK` problems are listed one by one per check and
   column; the rest are summarised in one more problem that counts them.
+
+The cell parsers are in :mod:`terrmap._cells`, the location checks in
+:mod:`terrmap._locate`, the other column checks in :mod:`terrmap._columns` and the
+problem collector in :mod:`terrmap._problems`; this module puts them together.
 """
-
-from __future__ import annotations
-
-import re
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ __all__ = [
 
 #: Problems listed one by one per check and column before the rest are summarised.
 MAX_PROBLEMS_PER_CHECK = 1000
+_TEXT = pd.Series(dtype="str").dtype  # the default text dtype the readers give
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,12 @@ def _start(
     kind: Kind,
     column_map: Mapping[str, str | None] | None,
     limit: int,
-) -> tuple[pd.DataFrame, _Collector, ColumnMatch, dict[str, str]]:
+) -> tuple[pd.DataFrame, Collector, ColumnMatch, dict[str, str]]:
     frame = frame.reset_index(drop=True)
     rows = np.arange(2, len(frame) + 2) if rows is None else np.asarray(rows, dtype=np.int64)
     if len(rows) != len(frame):
         raise ValueError(f"rows has {len(rows)} entries for {len(frame)} frame rows")
-    col = _Collector(rows, limit)
+    col = Collector(rows, limit)
     match = match_columns(frame.columns, kind=kind, column_map=column_map)
     col.file.extend(match.problems)
     col.notes.extend(match.notes)
@@ -128,7 +129,7 @@ def _finish(
     frame: pd.DataFrame,
     data: dict[str, object],
     kind: Kind,
-    col: _Collector,
+    col: Collector,
     match: ColumnMatch,
     keep_extra: bool,
 ) -> Checked:
@@ -150,7 +151,9 @@ def _finish(
                 "taken by a canonical column fed from another column."
             )
         for c in extra:
-            result[str(c)] = frame[c].to_numpy()
+            column = frame[c]
+            # Text as read stays as it is (no round trip through Python objects).
+            result[str(c)] = column.array if column.dtype == _TEXT else column.to_numpy()
     order = {id(p): i for i, p in enumerate(col.problems)}
     problems = sorted(col.problems, key=lambda p: (p.row or 0, order[id(p)]))
     return Checked(result, tuple(problems), col.bad, tuple(col.file), tuple(col.notes), match)
@@ -188,12 +191,12 @@ def check_accounts(
         Problems listed one by one per check and column.
     """
     frame, col, match, src = _start(frame, rows, "accounts", column_map, limit)
-    ids = _check_ids(frame, src, col, canonical="account_id", kind="accounts", what="account")
-    where = _Where("lat", "lon", "zip", "account")
-    lat, lon, zips, approx = _check_location(
+    ids = check_ids(frame, src, col, canonical="account_id", kind="accounts", what="account")
+    where = Where("lat", "lon", "zip", "account")
+    lat, lon, zips, approx = check_location(
         frame, src, col, where, kind="accounts", decimal_comma=decimal_comma
     )
-    seg_codes, seg = _check_lookup(
+    seg_codes, seg = check_lookup(
         frame,
         src.get("segment"),
         col,
@@ -201,7 +204,7 @@ def check_accounts(
         message="unknown segment",
         fix="use SMB, MM or ENT (or leave it blank)",
     )
-    tier_codes, tiers = _check_lookup(
+    tier_codes, tiers = check_lookup(
         frame,
         src.get("tier"),
         col,
@@ -212,20 +215,20 @@ def check_accounts(
     dc = decimal_comma
     data: dict[str, object] = {
         "account_id": ids,
-        "name": _optional_text(frame, src.get("name")),
+        "name": optional_text(frame, src.get("name")),
         "lat": lat,
         "lon": lon,
         "zip": zips,
-        "approximate": approx | _check_bool(frame, src.get("approximate"), col),
-        "industry": _optional_text(frame, src.get("industry"), na_tokens=True),
-        "segment": _take(seg_codes, seg, None, "object"),
-        "employees": _check_number(
+        "approximate": approx | check_bool(frame, src.get("approximate"), col),
+        "industry": optional_text(frame, src.get("industry"), na_tokens=True),
+        "segment": take_text(seg_codes, [str(s) if s else None for s in seg]),
+        "employees": check_number(
             frame, src.get("employees"), col, decimal_comma=dc, example="250"
         ),
-        "acv": _check_number(frame, src.get("acv"), col, decimal_comma=dc, example="12000"),
-        "win_rate": _check_win_rate(frame, src.get("win_rate"), col, decimal_comma=dc),
-        "tier": _take(tier_codes, [np.nan if t is None else t for t in tiers], np.nan, "float64"),
-        "workload_hours": _check_number(
+        "acv": check_number(frame, src.get("acv"), col, decimal_comma=dc, example="12000"),
+        "win_rate": check_win_rate(frame, src.get("win_rate"), col, decimal_comma=dc),
+        "tier": take(tier_codes, [np.nan if t is None else t for t in tiers], np.nan, "float64"),
+        "workload_hours": check_number(
             frame,
             src.get("workload_hours"),
             col,
@@ -233,14 +236,11 @@ def check_accounts(
             high=HOURS_PER_MONTH_MAX,
             example="4.5",
         ),
-        "owner": _check_owner(frame, src.get("owner"), col, rep_ids),
-        "last_activity": _check_date(frame, src.get("last_activity"), col, future_ok=False),
-        "locked": _check_bool(frame, src.get("locked"), col),
+        "owner": check_owner(frame, src.get("owner"), col, rep_ids),
+        "last_activity": check_date(frame, src.get("last_activity"), col, future_ok=False),
+        "locked": check_bool(frame, src.get("locked"), col),
     }
-    if approx.any():
-        col.notes.append(
-            f"{_count(int(approx.sum()), 'account')} placed at ZIP centroids (approximate)."
-        )
+    _note_zip_placed(col, approx, where)
     return _finish(frame, data, "accounts", col, match, keep_extra)
 
 
@@ -260,19 +260,19 @@ def check_reps(
     :func:`check_accounts`.
     """
     frame, col, match, src = _start(frame, rows, "reps", column_map, limit)
-    ids = _check_ids(frame, src, col, canonical="rep_id", kind="reps", what="rep")
-    where = _Where("home_lat", "home_lon", "home_zip", "rep home")
-    lat, lon, zips, approx = _check_location(
+    ids = check_ids(frame, src, col, canonical="rep_id", kind="reps", what="rep")
+    where = Where("home_lat", "home_lon", "home_zip", "rep home")
+    lat, lon, zips, approx = check_location(
         frame, src, col, where, kind="reps", decimal_comma=decimal_comma
     )
-    name = _optional_text(frame, src.get("name"))
+    name = optional_text(frame, src.get("name"))
     no_name = name.isna() & ids.notna()
     if no_name.any():
         name = name.where(~no_name, ids)
         col.notes.append(
-            f"{_count(int(no_name.sum()), 'rep')} without a name; the rep_id is shown."
+            f"{count_text(int(no_name.sum()), 'rep')} without a name; the rep_id is shown."
         )
-    capacity = _check_number(
+    capacity = check_number(
         frame,
         src.get("capacity_hours"),
         col,
@@ -285,10 +285,10 @@ def check_reps(
     if unset.any():
         capacity[unset] = DEFAULT_CAPACITY_HOURS
         col.notes.append(
-            f"{_count(int(unset.sum()), 'rep')} without capacity_hours; the default "
+            f"{count_text(int(unset.sum()), 'rep')} without capacity_hours; the default "
             f"{DEFAULT_CAPACITY_HOURS:g} hours/month is used."
         )
-    seg_codes, seg = _check_lookup(
+    seg_codes, seg = check_lookup(
         frame,
         src.get("segment"),
         col,
@@ -302,16 +302,18 @@ def check_reps(
         "home_lat": lat,
         "home_lon": lon,
         "home_zip": zips,
-        "approximate": approx | _check_bool(frame, src.get("approximate"), col),
+        "approximate": approx | check_bool(frame, src.get("approximate"), col),
         "capacity_hours": capacity,
-        "segment": _take(seg_codes, [s or None for s in seg], None, "object"),
-        "industries": _industries(frame, src.get("industries")),
-        "start_date": _check_date(frame, src.get("start_date"), col, future_ok=True),
+        "segment": take_text(seg_codes, [str(s) if s else None for s in seg]),
+        "industries": industries(frame, src.get("industries")),
+        "start_date": check_date(frame, src.get("start_date"), col, future_ok=True),
     }
-    if approx.any():
-        col.notes.append(
-            f"{_count(int(approx.sum()), 'rep home')} placed at ZIP centroids (approximate)."
-        )
+    _note_zip_placed(col, approx, where)
     return _finish(frame, data, "reps", col, match, keep_extra)
 
 
+def _note_zip_placed(col: Collector, approx: np.ndarray, where: Where) -> None:
+    if approx.any():
+        col.notes.append(
+            f"{count_text(int(approx.sum()), where.what)} placed at ZIP centroids (approximate)."
+        )

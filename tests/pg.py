@@ -1,11 +1,11 @@
 """A throwaway PostgreSQL server for the store tests.
 
-``server_url()`` yields the SQLAlchemy URL of an empty database: the one in
+``session_url(config)`` gives the SQLAlchemy URL of a test database: the one in
 ``TERRMAP_TEST_PG_URL`` when set, else a new cluster in a temporary folder, started
-on a Unix socket only (no TCP) and removed afterwards. As root the cluster runs as the
-``postgres`` user (initdb refuses root). Without the server binaries the tests fail
-and say how to install them; they never skip, so a green run means PostgreSQL was
-really tested.
+once per test run on a Unix socket only (no TCP) and removed at the end of the run.
+As root the cluster runs as the ``postgres`` user (initdb refuses root). Without the
+server programs the tests fail and say how to install them; they never skip, so a
+green run means PostgreSQL was really tested.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 ENV_URL = "TERRMAP_TEST_PG_URL"
+DEBIAN_BINARIES = Path("/usr/lib/postgresql")  # Debian's /usr/lib/postgresql/<major>/bin
 DB_NAME = "terrmap_test"
 _FIX = (
     "Fix: run `bash .ci/ensure-postgres` (installs Debian's PostgreSQL server without "
@@ -33,7 +34,7 @@ _FIX = (
 
 def server_binaries() -> Path:
     """The folder holding ``initdb`` and ``pg_ctl`` (newest Debian version, else PATH)."""
-    debian = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")]
+    debian = [p.parent for p in DEBIAN_BINARIES.glob("*/bin/pg_ctl")]
     debian.sort(key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0)
     on_path = shutil.which("pg_ctl")
     for folder in [*reversed(debian), *([Path(on_path).resolve().parent] if on_path else [])]:
@@ -41,7 +42,7 @@ def server_binaries() -> Path:
             return folder
     pytest.fail(
         "the PostgreSQL store tests need the PostgreSQL server programs (initdb, pg_ctl), "
-        f"found neither under /usr/lib/postgresql/*/bin nor on PATH. {_FIX}",
+        f"found neither under {DEBIAN_BINARIES}/*/bin nor on PATH. {_FIX}",
         pytrace=False,
     )
 
@@ -109,13 +110,34 @@ def throwaway_server() -> Iterator[str]:
 
 @contextmanager
 def server_url() -> Iterator[str]:
-    """``TERRMAP_TEST_PG_URL`` if set, else a :func:`throwaway_server` for the session."""
+    """``TERRMAP_TEST_PG_URL`` if set, else a :func:`throwaway_server`."""
     url = os.environ.get(ENV_URL)
     if url:
         yield url
         return
     with throwaway_server() as made:
         yield made
+
+
+_SESSION_URL = pytest.StashKey[str]()
+
+
+def session_url(config: pytest.Config) -> str:
+    """One server for the whole test run, shared by every module; stopped at the end."""
+    if _SESSION_URL not in config.stash:
+        stack = ExitStack()
+        config.stash[_SESSION_URL] = stack.enter_context(server_url())
+        config.add_cleanup(stack.close)
+    return config.stash[_SESSION_URL]
+
+
+def empty_target(backend: str, config: pytest.Config, tmp_path: Path) -> str | Path:
+    """An empty database: a SQLite file path, or the session's PostgreSQL URL, emptied."""
+    if backend == "sqlite":
+        return tmp_path / "plans" / "terrmap.db"
+    url = session_url(config)
+    empty_database(url)
+    return url
 
 
 def empty_database(url: str) -> None:

@@ -248,6 +248,17 @@ def test_defective_upload_lists_problems_and_keeps_data() -> None:
     assert {3, 4, 5, 6} <= set(problems["row"].dropna().astype(int))
 
 
+def test_unreadable_upload_is_reported_not_raised() -> None:
+    at = _start("pages/data.py")
+    before = _state(at).dataset
+    with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
+        at.file_uploader(key="data_reps_file").set_value(("empty.csv", b"", "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _state(at).dataset is before
+    assert any("Reading empty.csv" in str(e.value) for e in at.error)
+    assert not [b for b in at.button if "Validate and use" in b.label]  # nothing to submit
+
+
 @pytest.mark.slow
 def test_good_upload_replaces_accounts() -> None:
     sample = pd.read_csv(ROOT / "data" / "samples" / "accounts.csv", dtype=str)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import h3.api.numpy_int as h3n
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# ``bench`` is not an installed package: make the repo root importable under any runner.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import engine, peers
 
 CENTRE = (41.0, -75.0)

@@ -1,7 +1,7 @@
 """The plan store on SQLite and PostgreSQL: datasets, plans, versions, audit, safety.
 
 Every test taking ``target`` or ``db`` runs twice: on a SQLite file, and on a
-PostgreSQL server (``TERRMAP_TEST_PG_URL``, else a throwaway cluster for the session;
+PostgreSQL server (``TERRMAP_TEST_PG_URL``, else a throwaway cluster for the test run;
 see tests/pg.py — without the server programs these fail and say to run
 ``bash .ci/ensure-postgres``).
 """
@@ -33,21 +33,10 @@ def world() -> tuple[Plan, pd.DataFrame]:
     return store_world()
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """One PostgreSQL database for the session (emptied before each test that uses it)."""
-    with pg.server_url() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    """An empty database: a SQLite file, or the PostgreSQL test database."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("pg_url")
-        pg.empty_database(url)
-        return url
-    return tmp_path / "plans" / "terrmap.db"
+    """An empty database: a SQLite file, or the session's PostgreSQL test database."""
+    return pg.empty_target(request.param, request.config, tmp_path)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pg
 import pytest
 from edit_world import store_world, stored
 
@@ -21,9 +22,10 @@ def world() -> tuple[Plan, pd.DataFrame]:
     return store_world()
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[PlanStore]:
-    with PlanStore(tmp_path / "terrmap.db") as s:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PlanStore]:
+    """An empty plan store on SQLite, and on PostgreSQL (see tests/pg.py)."""
+    with PlanStore(pg.empty_target(request.param, request.config, tmp_path)) as s:
         yield s
 
 
@@ -77,3 +79,19 @@ def test_cli_import_then_export_reproduces_the_plan_directory(
     for name in ("assignments.csv", "cells.csv", "summary.json", "territories.geojson"):
         assert (out / name).read_bytes() == (made / name).read_bytes(), name
     assert "0 account(s) moved" in store_cli.plans_diff(db, "fy26", "fy26")
+
+
+def test_terrmap_plans_command_runs_on_a_database_file(
+    tmp_path: Path, world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from terrmap.cli import main
+
+    path = tmp_path / "plans.db"
+    with PlanStore(path) as db:
+        stored(db, world)
+    assert main(["plans", "--db", str(path), "list"]) == 0
+    assert "north" in capsys.readouterr().out
+    assert main(["plans", "--db", str(path), "show", "north"]) == 0
+    assert "plan 'north' (id 1) version 1 of 1" in capsys.readouterr().out
+    assert main(["plans", "--db", str(path), "show", "south"]) == 2
+    assert "no plan 'south'" in capsys.readouterr().err

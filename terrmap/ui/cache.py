@@ -56,7 +56,8 @@ def sample_dataset() -> Dataset:
         len(accounts.frame),
     )
     return Dataset(
-        name="Bundled sample",
+        accounts_source="Bundled sample",
+        reps_source="Bundled sample",
         version=f"sample-{digest}",
         accounts=accounts.frame,
         reps=reps.frame,

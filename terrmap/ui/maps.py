@@ -9,7 +9,7 @@ and zooming never rerun the script.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import folium
@@ -17,10 +17,12 @@ import streamlit as st
 
 from terrmap.layers import MapSelection, Tiles, selection_from_payload
 
-__all__ = ["CLICK_OBJECTS", "map_tiles", "render_map"]
+__all__ = ["CLICK_OBJECTS", "EDIT_OBJECTS", "map_tiles", "render_edit_map", "render_map"]
 
 #: What the map sends back: clicks only (no bounds/zoom/center, which change on pan).
 CLICK_OBJECTS: tuple[str, ...] = ("last_active_drawing", "last_object_clicked", "last_clicked")
+#: The editor also needs the shapes drawn with the lasso.
+EDIT_OBJECTS: tuple[str, ...] = (*CLICK_OBJECTS, "all_drawings")
 
 
 def map_tiles() -> Tiles:
@@ -79,3 +81,50 @@ def render_map(
         on_change=changed if clickable and on_select is not None else None,
     )
     return selection_from_payload(payload) if clickable else None
+
+
+def render_edit_map(
+    base: folium.Map,
+    layers: Sequence[folium.FeatureGroup],
+    *,
+    key: str,
+    height: int = 600,
+    on_payload: Callable[[Mapping[str, Any] | None], None] | None = None,
+) -> Mapping[str, Any] | None:
+    """Show the editing map and return its raw payload (clicks and drawn shapes).
+
+    Parameters
+    ----------
+    base
+        The constant base map, with the lasso (``terrmap.edit_layers.draw_control``).
+    layers
+        The changing layers (territories, selection, locks, moved accounts).
+    key
+        Component key; change it (a suffix) only to clear the drawn shapes.
+    height
+        Height in pixels.
+    on_payload
+        Called with the new payload when the user clicks or draws, *before* the rerun.
+
+    Returns
+    -------
+    Mapping or None
+        The ``st_folium`` payload (``EDIT_OBJECTS``).
+    """
+    import streamlit_folium
+
+    def changed() -> None:
+        if on_payload is not None:
+            on_payload(st.session_state.get(key))
+
+    payload: Any = streamlit_folium.st_folium(
+        base,
+        key=key,
+        height=height,
+        use_container_width=True,
+        returned_objects=list(EDIT_OBJECTS),
+        feature_group_to_add=list(layers),
+        layer_control=folium.LayerControl(collapsed=True),
+        on_change=changed if on_payload is not None else None,
+    )
+    return payload if isinstance(payload, Mapping) else None

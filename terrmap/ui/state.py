@@ -2,16 +2,17 @@
 
 Session state holds small values only: the current :class:`Dataset` (whose frames are
 shared, read-only, with the cache for the bundled sample), the engine and scoring
-settings, the scenario the sliders describe, the map selection and the outcome of the
-last upload. Everything heavy is recomputed through :mod:`terrmap.ui.cache`, keyed by
-``Dataset.version`` and the settings.
+settings, the scenario the sliders describe, the map selection, the outcome of the last
+upload, the author name for saved plans and the edit session of the Territories page
+(:mod:`terrmap.ui.editing`). Everything heavy is recomputed through
+:mod:`terrmap.ui.cache`, keyed by ``Dataset.version`` and the settings.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +22,9 @@ from terrmap.errors import InputError, Problem, TerrmapError
 from terrmap.layers import MapSelection
 from terrmap.scenarios import PlanSnapshot, Scenario
 from terrmap.scoring import ScoringConfig
+
+if TYPE_CHECKING:
+    from terrmap.ui.editing import EditSession
 
 __all__ = [
     "DEFAULT_DESIGN",
@@ -49,8 +53,8 @@ class Dataset:
 
     Attributes
     ----------
-    name
-        What the user sees ("Bundled sample", or the file names).
+    accounts_source, reps_source
+        Where each table came from (a file name, or "Bundled sample").
     version
         Content key: changes whenever either table changes.
     accounts, reps
@@ -62,19 +66,26 @@ class Dataset:
         one from the settings.
     """
 
-    name: str
+    accounts_source: str
+    reps_source: str
     version: str
     accounts: pd.DataFrame
     reps: pd.DataFrame
     notes: tuple[str, ...] = ()
     pinned: PlanSnapshot | None = None
 
+    @property
+    def name(self) -> str:
+        """What the user sees: one source, or "accounts + reps" sources."""
+        if self.accounts_source == self.reps_source:
+            return self.accounts_source
+        return f"{self.accounts_source} + {self.reps_source}"
+
     def with_plan(self, snap: PlanSnapshot, *, key: str, label: str) -> Dataset:
         """This data with ``snap`` as its plan (an adopted scenario), under a new version."""
-        return Dataset(
-            name=self.name,
+        return replace(
+            self,
             version=stable_key(self.version, key, "pinned"),
-            accounts=self.accounts,
             reps=snap.reps,
             notes=(*self.notes, label),
             pinned=snap,
@@ -84,24 +95,26 @@ class Dataset:
         self, accounts: pd.DataFrame, *, source: str, digest: str, notes: tuple[str, ...] = ()
     ) -> Dataset:
         """A new dataset with ``accounts`` replaced (the version changes)."""
-        return Dataset(
-            name=f"{source} + {self.name.split(' + ')[-1]}",
+        return replace(
+            self,
+            accounts_source=source,
             version=stable_key(digest, self.version, "accounts"),
             accounts=accounts,
-            reps=self.reps,
             notes=notes,
+            pinned=None,
         )
 
     def replace_reps(
         self, reps: pd.DataFrame, *, source: str, digest: str, notes: tuple[str, ...] = ()
     ) -> Dataset:
         """A new dataset with ``reps`` replaced (the version changes)."""
-        return Dataset(
-            name=f"{self.name.split(' + ')[0]} + {source}",
+        return replace(
+            self,
+            reps_source=source,
             version=stable_key(digest, self.version, "reps"),
-            accounts=self.accounts,
             reps=reps,
             notes=notes,
+            pinned=None,
         )
 
 
@@ -134,6 +147,10 @@ class AppState:
     #: The last headcount curve computed: (key of baseline + scenario + sizes, curve).
     curve: tuple[str, pd.DataFrame] | None = None
     history: list[str] = field(default_factory=list)
+    #: Who saves plans (the sidebar's "Your name"); empty = the login name.
+    author: str = ""
+    #: The plan being edited on the Territories page (history, selection, where stored).
+    editing: EditSession | None = None
 
     def plan_key(self) -> str:
         """Key of the current baseline plan (data + settings)."""

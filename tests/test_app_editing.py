@@ -1,0 +1,380 @@
+"""Editing on the Territories page through AppTest, with a patched ``st_folium``.
+
+The map cannot be clicked in AppTest (a custom component), so ``st_folium`` is
+replaced by :class:`FakeMap`, which still renders the map and its layers and returns
+the click or drawing payload a test sets -- exactly what the browser component sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import folium
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from terrmap.plan import Plan
+from terrmap.selection import cells_in_geometry
+from terrmap.ui.editing import EditSession
+from terrmap.ui.state import STATE_KEY, AppState
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 240
+
+
+class FakeMap:
+    """Stands in for ``st_folium``: renders the map, records its layers, returns a payload."""
+
+    def __init__(self) -> None:
+        self.payload: dict[str, Any] | None = None
+        self.layers: list[str] = []
+        self.clicks = 0
+
+    def __call__(self, fig: Any, key: str | None = None, **kwargs: Any) -> Any:
+        fig.get_root().render()  # the map and its layers must still build
+        groups = kwargs.get("feature_group_to_add") or []
+        self.layers = [g.layer_name for g in groups]
+        holder = folium.Map(tiles=None)  # as st_folium does: the layers must render too
+        for group in groups:
+            group.add_to(holder)
+        holder.get_root().render()
+        return self.payload
+
+    def click(self, cell: int, territory_id: str | None = None) -> None:
+        """A click on a territory feature, near the centre of ``cell``.
+
+        Each click lands a hair away from the last one, as a user's clicks do (the
+        component only reports a click whose coordinates differ from the last).
+        """
+        self.clicks += 1
+        lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
+        point = {"lat": lat + 1e-7 * self.clicks, "lng": lng}
+        props = {"territory_id": territory_id} if territory_id else {}
+        self.payload = {
+            "last_active_drawing": {"type": "Feature", "properties": props},
+            "last_object_clicked": point,
+            "last_clicked": point,
+            "all_drawings": None,
+        }
+
+    def draw(self, geometry: dict[str, Any]) -> None:
+        """A shape drawn with the lasso (and the click that closed it)."""
+        feature = {"type": "Feature", "properties": {}, "geometry": geometry}
+        lng, lat = geometry["coordinates"][0][0]
+        self.payload = {
+            "last_active_drawing": feature,
+            "all_drawings": [feature],
+            "last_object_clicked": None,
+            "last_clicked": {"lat": lat, "lng": lng},
+        }
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TERRMAP_TILES", "none")
+    monkeypatch.setenv("TERRMAP_DB_PATH", str(tmp_path / "plans.db"))
+    monkeypatch.delenv("TERRMAP_DB_URL", raising=False)
+
+
+@pytest.fixture()
+def fake() -> Iterator[FakeMap]:
+    fake = FakeMap()
+    with mock.patch("streamlit_folium.st_folium", fake):
+        yield fake
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _start(author: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    _ok(at.run())
+    if author is not None:
+        _ok(at.text_input(key="terrmap_author").set_value(author).run())
+    return at
+
+
+def _state(at: AppTest) -> AppState:
+    state = at.session_state[STATE_KEY]
+    assert isinstance(state, AppState)
+    return state
+
+
+def _session(at: AppTest) -> EditSession:
+    session = _state(at).editing
+    assert isinstance(session, EditSession)
+    return session
+
+
+def _kpis(at: AppTest) -> pd.DataFrame:
+    table = at.dataframe[-1].value
+    assert "Territory" in table.columns and "Workload h" in table.columns
+    return table.set_index("Territory")
+
+
+def _busy_cell(session: EditSession, territory_id: str, *, min_accounts: int = 3) -> int:
+    """A cell of ``territory_id`` holding at least ``min_accounts`` accounts."""
+    plan = session.plan
+    on = pd.Series(plan.account_cells(session.accounts)).value_counts()
+    cells = plan.cells_of(territory_id)
+    busy = [int(c) for c in cells.tolist() if on.get(np.uint64(c), 0) >= min_accounts]
+    assert busy, f"no cell of {territory_id} with {min_accounts} accounts"
+    return busy[0]
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [w.value for w in at.warning]
+    parts += [i.value for i in at.info] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def _select_cell(at: AppTest, fake: FakeMap, cell: int, territory_id: str) -> None:
+    _ok(at.segmented_control(key="ed_mode").set_value("select").run())
+    fake.click(cell, territory_id)
+    _ok(at.run())
+
+
+def test_click_preview_apply_undo_redo(fake: FakeMap) -> None:
+    at = _start()
+    session = _session(at)
+    a, b = session.plan.territory_ids[:2]
+    cell = _busy_cell(session, a)
+    n_moving = int((session.plan.account_cells(session.accounts) == np.uint64(cell)).sum())
+    before = _kpis(at)
+    _select_cell(at, fake, cell, a)
+    assert _session(at).cells == {cell}
+    assert f"1 cell(s) · {n_moving:,} account(s) in {a}" in _texts(at)
+    # A rerun replays the same payload: the click is not toggled off again.
+    _ok(at.run())
+    assert _session(at).cells == {cell}
+
+    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    preview = next(d.value for d in at.dataframe if "Δ accounts" in d.value.columns)
+    assert list(preview["Role"]) == ["gives", "gets"]
+    assert list(preview["Δ accounts"]) == [-n_moving, n_moving]
+    assert _kpis(at).equals(before)  # nothing applied yet
+
+    _ok(at.button(key="ed_apply").click().run())
+    after = _kpis(at)
+    assert after.loc[a, "Accounts"] == before.loc[a, "Accounts"] - n_moving
+    assert after.loc[b, "Accounts"] == before.loc[b, "Accounts"] + n_moving
+    session = _session(at)
+    assert session.plan.territory_ids[session.plan.labels[session.plan.cells == cell][0]] == b
+    assert session.cells == frozenset() and session.unsaved == 1
+    # The edited plan is the app's plan now (other pages see it).
+    assert _state(at).dataset.pinned is not None
+    assert _state(at).dataset.pinned.plan is session.plan
+
+    _ok(at.button(key="ed_undo").click().run())
+    assert _kpis(at).equals(before)
+    assert _state(at).dataset.pinned is None  # back to the designed plan
+    _ok(at.button(key="ed_redo").click().run())
+    assert _kpis(at).equals(after)
+    assert _session(at).unsaved == 3  # apply, undo, redo: each is a step to save
+
+
+def test_lock_prevents_a_move_and_survives_rebalance(fake: FakeMap) -> None:
+    at = _start()
+    session = _session(at)
+    a, b = session.plan.territory_ids[:2]
+    cell = _busy_cell(session, a)
+    _select_cell(at, fake, cell, a)
+    _ok(at.button(key="ed_lock_cells").click().run())
+    assert cell in _session(at).plan.locked_cells
+    assert "Locked" in fake.layers  # drawn on the map
+    fake.click(cell, a)  # the lock cleared the selection; select it again
+    _ok(at.run())
+    assert _session(at).cells == {cell}
+    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    assert any("locked" in str(w.value) for w in at.warning)
+    assert not [x for x in at.button if x.key == "ed_apply"]  # nothing to apply
+
+    # A rebalance never moves it either.
+    _ok(at.button(key="ed_rebalance").click().run())
+    proposal = _session(at).proposal
+    assert proposal is not None
+    plan = proposal.plan
+    assert plan.territory_ids[int(plan.labels[plan.cells == np.uint64(cell)][0])] == a
+    assert cell in plan.locked_cells
+
+
+def test_lasso_selects_every_cell_inside(fake: FakeMap) -> None:
+    at = _start()
+    plan = _session(at).plan
+    lat, lng = h3.cell_to_latlng(h3.int_to_str(int(plan.cells[len(plan.cells) // 2])))
+    d = 0.08
+    ring = [[lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d], [lng - d, lat + d]]
+    geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+    expected = {int(c) for c in cells_in_geometry(plan, geometry).tolist()}
+    assert len(expected) > 3
+    _ok(at.segmented_control(key="ed_mode").set_value("select").run())
+    fake.draw(geometry)
+    _ok(at.run())
+    assert _session(at).cells == expected
+    _ok(at.run())  # the same drawing again is not added twice (or toggled)
+    assert _session(at).cells == expected
+    assert "Selection" in fake.layers
+
+
+def test_paint_at_once_and_whole_territory(fake: FakeMap) -> None:
+    at = _start()
+    session = _session(at)
+    a, b, c = session.plan.territory_ids[:3]
+    cell = _busy_cell(session, a)
+    _ok(at.segmented_control(key="ed_mode").set_value("paint").run())
+    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    _ok(at.checkbox(key="ed_paint_now").check().run())
+    before = _kpis(at)
+    fake.click(cell, a)
+    _ok(at.run())
+    session = _session(at)
+    assert session.history.cursor == 1
+    assert session.last_change is not None
+    assert _kpis(at).loc[b, "Accounts"] > before.loc[b, "Accounts"]
+    # Whole territory: one click selects every cell of it.
+    _ok(at.segmented_control(key="ed_mode").set_value("territory").run())
+    other = _busy_cell(session, c)
+    fake.click(other, c)
+    _ok(at.run())
+    assert _session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
+
+
+def test_account_override_is_shown_on_map_and_table(fake: FakeMap) -> None:
+    at = _start()
+    session = _session(at)
+    plan = session.plan
+    assignment = plan.assign(session.accounts).astype(str).to_numpy()
+    free = ~session.accounts["account_id"].astype(str).isin(
+        [*plan.overrides, *plan.locked_accounts]
+    ).to_numpy()
+    row = session.accounts.loc[free & (assignment == plan.territory_ids[0])].iloc[0]
+    acc, target = str(row["account_id"]), plan.territory_ids[3]
+    before = _kpis(at)
+    _ok(at.text_input(key="ed_acc_query").set_value(acc).run())
+    _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
+    _ok(at.selectbox(key="ed_acc_target").set_value(target).run())
+    preview = next(d.value for d in at.dataframe if "Δ accounts" in d.value.columns)
+    assert sorted(preview["Δ accounts"]) == [-1, 1]
+    _ok(at.button(key="ed_acc_apply").click().run())
+    session = _session(at)
+    assert session.plan.overrides[acc] == target
+    assert _kpis(at).loc[target, "Accounts"] == before.loc[target, "Accounts"] + 1
+    overrides = next(d.value for d in at.dataframe if "Moved to" in d.value.columns)
+    assert overrides.set_index("Account").loc[acc, "Moved to"] == target
+    assert "Moved accounts" in fake.layers
+    # Locking the account keeps it from moving back.
+    _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
+    _ok(at.button(key="ed_acc_lock").click().run())
+    assert acc in _session(at).plan.locked_accounts
+    _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
+    _ok(at.selectbox(key="ed_acc_target").set_value(plan.territory_ids[0]).run())
+    assert any("locked" in str(w.value) for w in at.warning)
+
+
+def test_rebalance_keeps_hand_edits(fake: FakeMap) -> None:
+    at = _start()
+    session = _session(at)
+    a, b = session.plan.territory_ids[:2]
+    cell = _busy_cell(session, a)
+    _select_cell(at, fake, cell, a)
+    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    _ok(at.button(key="ed_apply").click().run())
+    _ok(at.button(key="ed_rebalance").click().run())
+    assert "The engine would move" in _texts(at)
+    proposal = _session(at).proposal
+    assert proposal is not None
+    if proposal.diff.moved_accounts:
+        _ok(at.button(key="ed_rebalance_apply").click().run())
+        assert _session(at).history.cursor == 2
+    plan: Plan = _session(at).plan
+    assert plan.territory_ids[int(plan.labels[plan.cells == np.uint64(cell)][0])] == b
+
+
+# --------------------------------------------------------------- persistence
+
+
+def _save_as_new(at: AppTest, name: str) -> None:
+    _ok(at.text_input(key="ed_new_name").set_value(name).run())
+    _ok(at.button(key="ed_save_new").click().run())
+
+
+def _edit_once(at: AppTest, fake: FakeMap, nth: int = 0) -> tuple[str, str, int]:
+    session = _session(at)
+    a, b = session.plan.territory_ids[nth], session.plan.territory_ids[nth + 1]
+    cell = _busy_cell(session, a)
+    _select_cell(at, fake, cell, a)
+    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    _ok(at.button(key="ed_apply").click().run())
+    return a, b, cell
+
+
+def test_save_then_reopen_from_the_plans_page(fake: FakeMap) -> None:
+    at = _start(author="Ann")
+    _edit_once(at, fake)
+    edited = _kpis(at)
+    _save_as_new(at, "FY27 draft")
+    session = _session(at)
+    assert session.stored is not None and session.stored.name == "FY27 draft"
+    assert session.unsaved == 0
+    assert "**FY27 draft** (version 1)" in _texts(at)
+
+    other = _start()  # another browser session on the same database
+    other.switch_page("pages/plans.py").run()
+    _ok(other)
+    plans = other.dataframe[0].value
+    assert list(plans["Plan"]) == ["FY27 draft"] and list(plans["By"]) == ["Ann"]
+    other.button(key="pl_open").click().run()
+    _ok(other)
+    assert other.title[0].value == "Territories"
+    reopened = _session(other)
+    assert reopened.stored is not None and reopened.stored.version == 1
+    assert _kpis(other).equals(edited)
+
+
+def test_concurrent_save_is_refused_with_who_and_when(fake: FakeMap) -> None:
+    ann = _start(author="Ann")
+    _save_as_new(ann, "Shared")
+    bob = _start(author="Bob")
+    bob.switch_page("pages/plans.py").run()
+    bob.button(key="pl_open").click().run()
+    _ok(bob)
+    _edit_once(ann, fake, 0)
+    _ok(ann.button(key="ed_save").click().run())
+    assert _session(ann).stored is not None and _session(ann).stored.version == 2  # type: ignore[union-attr]
+    _edit_once(bob, fake, 2)
+    _ok(bob.button(key="ed_save").click().run())
+    warning = "\n".join(str(w.value) for w in bob.warning)
+    assert "changed by Ann at" in warning and "reload it, or save your edits as a new plan" in warning
+    session = _session(bob)
+    assert session.conflict is not None and session.unsaved == 1  # nothing lost
+    # Save as new resolves it; Ann's version is untouched.
+    _save_as_new(bob, "Shared (Bob)")
+    assert _session(bob).stored is not None and _session(bob).conflict is None
+    from terrmap.ui.plans import plan_store
+
+    store = plan_store()
+    assert store.info("Shared").version == 2 and store.info("Shared (Bob)").version == 1
+
+
+def test_corrupt_database_gives_a_clear_error(fake: FakeMap, tmp_path: Path) -> None:
+    broken = tmp_path / "plans.db"
+    broken.write_bytes(b"this is not a database" * 100)
+    at = _start()
+    at.switch_page("pages/plans.py").run()
+    _ok(at)
+    errors = "\n".join(str(e.value) for e in at.error)
+    assert "corrupt" in errors and str(broken) in errors
+    at.switch_page("pages/territories.py").run()
+    _edit_once(at, fake)
+    _save_as_new(at, "Will fail")
+    assert any("corrupt" in str(e.value) for e in at.error)
+    assert _session(at).stored is None and _session(at).unsaved == 1
