@@ -18,7 +18,7 @@ from ortools.graph.python import min_cost_flow
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
-from terrmap.metrics import EARTH_RADIUS_KM
+from terrmap.geodesy import EARTH_RADIUS_KM
 
 __all__ = [
     "Allocation",

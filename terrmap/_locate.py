@@ -19,13 +19,13 @@ from terrmap._cells import factor, missing_text, take, take_text, to_coordinate
 from terrmap._problems import Collector, count_text, head_text
 from terrmap._zips import normalize_zips, zip_centres
 from terrmap.errors import Problem
+from terrmap.geodesy import haversine_km
 from terrmap.schema import Kind, suggest_column
 
 __all__ = ["ZIP_MISMATCH_KM", "Where", "check_location"]
 
 #: Coordinates further than this from their own ZIP's centre are a problem.
 ZIP_MISMATCH_KM = 300.0
-_EARTH_KM = 6371.0088
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,6 @@ def _coordinate(
     return values, bad
 
 
-def _haversine_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray | float, lon2: np.ndarray | float
-) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat, dlon = p2 - p1, np.radians(np.asarray(lon2) - lon1)
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return np.asarray(2 * _EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
-
-
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -239,7 +230,7 @@ def _check_region(
         return out
     clat, clon = float(np.median(lat[ok])), float(np.median(lon[ok]))
     idx = np.flatnonzero(ok)
-    dist = _haversine_km(lat[idx], lon[idx], clat, clon)
+    dist = haversine_km(lat[idx], lon[idx], clat, clon)
     limit = max(2.0 * float(np.quantile(dist, 0.9)), 300.0)
     far = idx[dist > limit]
     if far.size == 0:
@@ -252,7 +243,7 @@ def _check_region(
     )
     kind = np.full(far.size, "", dtype=object)
     for name, vlat, vlon, valid in variants:
-        near = valid & (_haversine_km(vlat, vlon, clat, clon) <= limit) & (kind == "")
+        near = valid & (haversine_km(vlat, vlon, clat, clon) <= limit) & (kind == "")
         kind[near] = name
     d_far = dict(zip(far.tolist(), dist[dist > limit].tolist(), strict=True))
     for name, column, text, fix in (
@@ -355,7 +346,7 @@ def _check_zip_distance(
     (lat, lon), (zlat, zlon) = point, centre
     check = good & ~np.isnan(zlat)
     dist = np.full(len(lat), np.nan)
-    dist[check] = _haversine_km(lat[check], lon[check], zlat[check], zlon[check])
+    dist[check] = haversine_km(lat[check], lon[check], zlat[check], zlon[check])
     with np.errstate(invalid="ignore"):
         off = check & (dist > ZIP_MISMATCH_KM)
     col.add(

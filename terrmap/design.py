@@ -291,6 +291,10 @@ def _initial_labels(
     return labels, sx, rounds, stability
 
 
+#: Weight of the distance from the rep's home when choosing among starts (vs centroid spread).
+HOME_WEIGHT = 0.5
+
+
 def _fresh_labels(
     inp: Inputs, cfg: DesignConfig, homes: ArrayLike | None, random_state: int | None
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
@@ -306,12 +310,17 @@ def _fresh_labels(
         alloc.bisection_seeds(inp.x, inp.w, shares),
         alloc.initial_seeds(inp.x, inp.w, k, 0 if random_state is None else random_state),
     ]
+    hx = None
+    if homes is not None:
+        h = np.asarray(homes, dtype=float).reshape(k, 2)
+        hx = alloc.to_xyz(h[:, 0], h[:, 1])
+        # Seeds placed on the reps' own homes: territory k starts where rep k lives.
+        starts.append(hx.copy())
     best: tuple[float, NDArray[np.int64], NDArray[np.float64], int] | None = None
     rounds_total = 0
-    for sx in starts:
-        if homes is not None:
-            h = np.asarray(homes, dtype=float).reshape(k, 2)
-            perm = alloc.match_to_homes(sx, alloc.to_xyz(h[:, 0], h[:, 1]), shares)
+    for i, sx in enumerate(starts):
+        if hx is not None and i < 2:
+            perm = alloc.match_to_homes(sx, hx)
             reordered = np.empty_like(sx)
             reordered[perm] = sx
             sx = reordered
@@ -320,10 +329,25 @@ def _fresh_labels(
         )
         rounds_total += rounds
         score = alloc.spread(inp.x, inp.w, labels, k)
+        if hx is not None:
+            # A rep drives from home: weigh the distance from each rep's home too.
+            score += HOME_WEIGHT * _home_spread(inp.x, inp.w, labels, hx)
         if best is None or score < best[0] - 1e-9:
             best = (score, labels, out, rounds_total)
     assert best is not None
     return best[1], best[2], rounds_total
+
+
+def _home_spread(
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    labels: NDArray[np.int64],
+    hx: NDArray[np.float64],
+) -> float:
+    """Workload-weighted mean distance from each cell to its territory's rep home."""
+    ok = labels >= 0
+    d = np.linalg.norm(x[ok] - hx[labels[ok]], axis=1)
+    return float((d * w[ok]).sum() / max(float(w[ok].sum()), 1e-12))
 
 
 def _realign(

@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from terrmap.geodesy import haversine_km
 from terrmap.grid import adjacency
 
 if TYPE_CHECKING:
@@ -36,19 +37,8 @@ __all__ = [
     "weighted_centroids",
 ]
 
-EARTH_RADIUS_KM = 6371.0088
 #: Balance metric name -> column of the accounts frame ("accounts" counts rows).
 BALANCE_COLUMNS = {"workload": "workload_hours", "opportunity": "opportunity", "accounts": None}
-
-
-def haversine_km(
-    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
-) -> NDArray[np.float64]:
-    """Great-circle distance in km (broadcasting)."""
-    p1, p2 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lat2, float))
-    dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), float)
 
 
 def deviations(loads: ArrayLike, targets: ArrayLike) -> NDArray[np.float64]:

@@ -174,7 +174,8 @@ class Plan:
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "territory_ids", tuple(str(t) for t in self.territory_ids))
-        object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
+        ordered = dict(sorted((str(a), str(t)) for a, t in self.overrides.items()))
+        object.__setattr__(self, "overrides", MappingProxyType(ordered))
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         object.__setattr__(self, "locked_cells", frozenset(int(c) for c in self.locked_cells))
         object.__setattr__(self, "locked_accounts", frozenset(map(str, self.locked_accounts)))
@@ -390,7 +391,7 @@ def _summary(
         "territory_ids": list(plan.territory_ids),
         "rep_ids": list(plan.rep_ids),
         "resolution": plan.resolution,
-        "overrides": dict(plan.overrides),
+        "overrides": dict(sorted(plan.overrides.items())),
         "locked_accounts": sorted(plan.locked_accounts),
         "params": dict(plan.params),
         "report": rep.to_dict() if rep else None,

@@ -78,7 +78,7 @@ RegionName = Literal["northeast", "midwest", "southeast", "texas", "pacific", "u
 REFERENCE_DATE = date(2026, 10, 1)
 """The 'today' of the sample: last-activity dates are days before it."""
 
-EARTH_KM = 6371.0
+EARTH_KM = 6371.0  # the radius the committed sample was generated with
 DENSITY_RADIUS_KM = 10.0
 DENSITY_EXPONENT = 0.6
 MAX_JITTER_KM = 1.5

@@ -25,6 +25,7 @@ import pandas as pd
 
 from terrmap.design import DesignConfig, build_plan
 from terrmap.errors import InputError, Problem
+from terrmap.geodesy import haversine_km
 from terrmap.metrics import plan_health, territory_table
 from terrmap.plan import Plan
 from terrmap.scoring import ScoringConfig, score_accounts
@@ -47,7 +48,6 @@ __all__ = [
 ]
 
 Balance = Literal["workload", "opportunity", "accounts"]
-_EARTH_KM = 6371.0088
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,6 @@ class PlanSnapshot:
             "opportunity_within_capacity": float(t["opportunity_within_capacity"].sum()),
             "unassigned_accounts": float(self.health["unassigned_accounts"]),
         }
-
-
-def _haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat, dlon = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return np.asarray(2 * _EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def travel_hours(
@@ -370,7 +363,7 @@ def _far_side_centre(
     home = reps.loc[reps["rep_id"].astype(str) == rep_id, ["home_lat", "home_lon"]].dropna()
     if len(home) and lat.size > 1:
         home_lat, home_lon = home.to_numpy(float)[0]
-        km = _haversine_km(home_lat, home_lon, lat, lon)
+        km = haversine_km(home_lat, home_lon, lat, lon)
         far = km >= np.median(km)
         lat, lon, w = lat[far], lon[far], w[far]
     return float(np.average(lat, weights=w)), float(np.average(lon, weights=w))

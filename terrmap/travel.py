@@ -25,8 +25,8 @@ from scipy.optimize import nnls
 from scipy.sparse.csgraph import dijkstra
 
 from terrmap.errors import TerrmapError
+from terrmap.geodesy import haversine_km
 from terrmap.network import (
-    EARTH_RADIUS_M,
     RoadNetwork,
     TravelMatrix,
     network_matrix,
@@ -186,13 +186,8 @@ def _band_lengths(road_km: npt.NDArray[np.float64], edges: tuple[float, ...]) ->
 def great_circle_km(
     lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:
-    """Haversine distance in km (broadcasts)."""
-    p1, p2 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lat2, float))
-    dlat = p2 - p1
-    dlon = np.radians(np.asarray(lon2, float)) - np.radians(np.asarray(lon1, float))
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    km: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-    return km
+    """Haversine distance in km (broadcasts); see :func:`terrmap.geodesy.haversine_km`."""
+    return haversine_km(lat1, lon1, lat2, lon2)
 
 
 def estimate_matrix(

@@ -427,3 +427,27 @@ def test_property_max_moved_cap(seed, cap, new_cap):
     plan = build_plan(acc, changed, config=dataclasses.replace(cfg, max_moved=cap), baseline=base)
     assert len(plan.report.moved_accounts) <= cap
     check_plan(plan, acc, 0.02)
+
+
+def test_sample_reps_get_the_territory_around_their_home(
+    sample_accounts: pd.DataFrame, sample_reps: pd.DataFrame
+) -> None:
+    """Regression: reps of distinct capacity once kept arbitrary territories far from home."""
+    from terrmap.grid import latlon_to_cells
+
+    plan = build_plan(sample_accounts, sample_reps)
+    tid = plan.assign(sample_accounts)
+    dists = []
+    home_inside = 0
+    for rep in sample_reps.itertuples():
+        mine = sample_accounts[tid == rep.rep_id]
+        w = mine["workload_hours"].to_numpy()
+        clat = float(np.average(mine["lat"], weights=w))
+        clon = float(np.average(mine["lon"], weights=w))
+        dists.append(float(metrics.haversine_km(rep.home_lat, rep.home_lon, clat, clon)))
+        home = latlon_to_cells(np.array([rep.home_lat]), np.array([rep.home_lon]), plan.resolution)
+        owner = plan.territory_of_cells(home)[0]
+        home_inside += int(owner >= 0 and plan.territory_ids[owner] == rep.rep_id)
+    assert float(np.median(dists)) < 60.0, dists
+    assert max(dists) < 300.0, dists
+    assert home_inside >= 9, home_inside
