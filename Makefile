@@ -40,7 +40,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.pipeline --sizes 50k,1M
+	$(BIN)/python -m bench.engine --sizes 5k,20k,50k,200k --cap 120
+	$(BIN)/python -m bench.routing
+	$(BIN)/python -m bench.report
 
 sample: $(VENV)/.installed
 	$(BIN)/terrmap sample --accounts 5000 --reps 12 --out data/samples

@@ -235,26 +235,32 @@ def compactness_km(judge: Judge, labels: np.ndarray, k: int) -> float:
     return float(np.average(km, weights=w)) if w.sum() > 0 else float(km.mean())
 
 
-def score_labels(judge: Judge, labels: np.ndarray, k: int) -> dict[str, Any]:
+def score_labels(
+    judge: Judge, labels: np.ndarray, k: int, *, shares: np.ndarray | None = None
+) -> dict[str, Any]:
     """All metrics of one labelling, the same for every method.
 
     ``labels`` holds one territory index ``0..k-1`` per account, ``-1`` = unassigned.
     Contiguity is judged on the study area at the judging resolution: each occupied
     cell takes the majority label of its accounts (accounts off their cell's majority
     are counted as ``split_share``), empty cells take the label of the nearest
-    labelled cell (multi-source BFS), then :func:`territory_contiguity`.
+    labelled cell (multi-source BFS), then :func:`territory_contiguity`. Targets are
+    equal (total / k) unless ``shares`` (one per territory) says otherwise.
     """
     labels = np.asarray(labels, dtype=np.int64)
     ok = (labels >= 0) & (labels < k)
     loads = np.bincount(labels[ok], judge.workload[ok], minlength=k)
-    target = judge.workload.sum() / k
+    share = np.full(k, 1.0 / k) if shares is None else np.asarray(shares, float) / np.sum(shares)
+    target = judge.workload.sum() * share
+    ratio = loads / target
     majority = cell_majority(judge, labels, k)
     split = ok & (majority[judge.account_cell] != labels)
     filled = fill_empty_cells(judge, majority)
     contiguous = territory_contiguity(judge.adjacency, judge.area_component, filled, k)
     out: dict[str, Any] = {
-        "max_deviation": float(np.max(np.abs(loads - target)) / target),
-        "cv": float(loads.std() / loads.mean()) if loads.mean() > 0 else float("nan"),
+        "max_deviation": float(np.max(np.abs(ratio - 1.0))),
+        "cv": float(ratio.std() / ratio.mean()) if ratio.mean() > 0 else float("nan"),
+        "targets": "equal" if shares is None else "given shares",
         "contiguous_share": float(contiguous.mean()),
         "contiguous": int(contiguous.sum()),
         "territories": k,
@@ -384,7 +390,7 @@ def _row(outcome: Outcome, judge: Judge | None, k: int) -> dict[str, Any]:
         "notes": {key: v for key, v in outcome.notes.items() if key != "runs"},
     }
     if outcome.status == "ok" and outcome.labels is not None and judge is not None:
-        row["metrics"] = score_labels(judge, outcome.labels, k)
+        row["metrics"] = score_labels(judge, outcome.labels, k, shares=outcome.target_shares)
         if outcome.cells is not None and outcome.cell_labels is not None:
             own = own_cell_contiguity(judge, outcome.cells, outcome.cell_labels, k)
             row["metrics"]["own_cells_contiguous"] = int(own.sum())
@@ -648,12 +654,17 @@ def _scenario_lines(sets: list[dict[str, Any]]) -> list[str]:
                 n, m = leave["notes"], leave.get("metrics", {})
                 lines += [
                     "| set | leaving rep (accounts) | others' accounts moved | warm s "
-                    "| cold rebuild: others moved | max dev after | contiguous after |",
-                    "|---|---|---:|---:|---:|---:|---:|",
+                    "| cold rebuild: others moved | max dev after | contiguous after "
+                    "| own cells contiguous |",
+                    "|---|---|---:|---:|---:|---:|---:|---:|",
                     f"| {s['set']} | {n['leaving_rep']} ({n['leaving_accounts']:,}) "
                     f"| {_pct(n['moved_other_share'], 2)} | {n['warm_s']:.2f} "
                     f"| {_pct(n['rebuild_moved_other_share'], 1)} | {_pct(m.get('max_deviation'))} "
-                    f"| {_pct(m.get('contiguous_share'), 0)} |",
+                    f"| {m.get('contiguous', '–')}/{m.get('territories', '–')} "
+                    f"| {m.get('own_cells_contiguous', '–')}/{m.get('territories', '–')} |",
+                    "",
+                    "Deviation after is measured against the plan's own targets (with reps, "
+                    "terrmap's default targets follow rep capacity).",
                     "",
                 ]
     warm = [(s, s["scenarios"]["warm_reruns"]) for s in sets if "warm_reruns" in s["scenarios"]]

@@ -412,6 +412,9 @@ def scenario_rep_leaves(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]:
         "rebuild_cold_s": rebuild_s,
         "rebuild_moved_other_share": _moved_share(before, cold_plan.assign(acc), others),
         **terrmap_notes(plan),
+        "_cells": plan.cells,
+        "_cell_labels": plan.labels,
+        "_target_shares": plan.params.get("target_shares"),
     }
     return territory_codes(after, tuple(plan.territory_ids)), notes
 
@@ -543,6 +546,7 @@ class Outcome:
     message: str = ""
     cells: np.ndarray | None = None  # the method's own cells (cell-based methods)
     cell_labels: np.ndarray | None = None  # its own label of each of those cells
+    target_shares: np.ndarray | None = None  # per territory, when targets are not equal
 
 
 def child_call(name: str, bench: BenchInput, target: str) -> Outcome:
@@ -560,8 +564,17 @@ def child_call(name: str, bench: BenchInput, target: str) -> Outcome:
     cells, cell_labels = notes.pop("_cells", None), notes.pop("_cell_labels", None)
     if cell_labels is not None:
         cell_labels = np.asarray(cell_labels, dtype=np.int64)
+    shares = notes.pop("_target_shares", None)
     return Outcome(
-        name, "ok", seconds, np.asarray(labels, dtype=np.int64), notes, "", cells, cell_labels
+        name,
+        "ok",
+        seconds,
+        np.asarray(labels, dtype=np.int64),
+        notes,
+        "",
+        cells,
+        cell_labels,
+        None if shares is None else np.asarray(shares, dtype=float),
     )
 
 

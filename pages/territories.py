@@ -103,28 +103,14 @@ def editor() -> None:
 
     map_col, side_col = st.columns([3, 2], gap="medium")
     with map_col:
-        c1, c2 = st.columns([3, 2])
-        with c1:
-            st.segmented_control(
-                "Click to", list(MODES), key=MODE_KEY, default="inspect", format_func=MODES.get
-            )
-        with c2:
-            accounts_mode = st.segmented_control(
-                "Accounts",
-                options=["clusters", "opportunity", "hidden"],
-                format_func={
-                    "clusters": "Clustered",
-                    "opportunity": "By opportunity",
-                    "hidden": "Hidden",
-                }.get,
-                default="clusters",
-                key="territories_accounts",
-            )
+        st.segmented_control(
+            "Click to", list(MODES), key=MODE_KEY, default="inspect", format_func=MODES.get
+        )
         selection = resolve_selection(state.selection, snap)
         layers = plan_layers(
             snap,
             shapes_of(partition_key(plan), snap),
-            account_mode=accounts_mode or "clusters",
+            account_mode=st.session_state.get("territories_accounts") or "clusters",
             selected=selection.territory_id if selection is not None else None,
         )
         payload = render_edit_map(
@@ -132,6 +118,17 @@ def editor() -> None:
             [*layers, *edit_layers(session, snap)],
             key=MAP_KEY,
             on_payload=lambda p: _on_payload(session, p),
+        )
+        st.segmented_control(
+            "Accounts on the map",
+            options=["clusters", "opportunity", "hidden"],
+            format_func={
+                "clusters": "Clustered",
+                "opportunity": "Sized by opportunity",
+                "hidden": "Hidden",
+            }.get,
+            default="clusters",
+            key="territories_accounts",
         )
         show_legend(snap)
     # The callback has normally handled the payload already (each click is handled

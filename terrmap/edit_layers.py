@@ -2,10 +2,10 @@
 
 What the Territories page draws on top of the plan while editing: the selected cells
 (the cells an edit would move), the locked cells (a dashed dark outline), and the
-accounts moved by hand (account-level overrides, a ringed marker in the colour of the
-territory they were moved to). Each builder returns one :class:`folium.FeatureGroup`
-for ``st_folium(feature_group_to_add=...)``, so the map is never remounted while
-editing. The overlays are *not* interactive: a click passes through them to the
+accounts assigned by an account-level override (a small diamond in the colour of the
+territory the override puts them in; dashed when the account is locked). Each builder
+returns one :class:`folium.FeatureGroup` for ``st_folium(feature_group_to_add=...)``,
+so the map is never remounted while editing. The overlays are *not* interactive: a click passes through them to the
 territory underneath, whose feature says which territory was hit.
 
 :func:`draw_control` is the lasso (the Folium Draw plugin, polygons and rectangles
@@ -25,6 +25,7 @@ import folium.plugins
 import numpy as np
 import pandas as pd
 import shapely
+from jinja2 import Template
 from numpy.typing import ArrayLike
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
@@ -142,9 +143,9 @@ def override_layer(
     *,
     colors: Mapping[str, str],
     locked_accounts: frozenset[str] = frozenset(),
-    name: str = "Moved accounts",
+    name: str = "Account overrides",
 ) -> folium.FeatureGroup:
-    """A ringed marker per account moved by hand, in its new territory's colour.
+    """A diamond per account assigned by an override, in its territory's colour.
 
     Parameters
     ----------
@@ -155,7 +156,7 @@ def override_layer(
     colors
         Territory id -> colour.
     locked_accounts
-        Accounts drawn with a dark square frame (locked).
+        Accounts drawn with a dashed frame (locked).
     name
         The layer name.
 
@@ -182,32 +183,71 @@ def override_layer(
             continue
         tid = overrides[acc]
         color = colors.get(tid, "#333333")
-        radius = "3px" if acc in locked_accounts else "50%"
+        locked = acc in locked_accounts
+        border = "2px dashed #111" if locked else "2px solid #111"
         folium.Marker(
             [round(float(lat), _DEC), round(float(lon), _DEC)],
             icon=folium.DivIcon(
                 html=(
-                    f'<div class="terrmap-override" style="width:14px;height:14px;'
-                    f"border-radius:{radius};background:{html.escape(color)};"
-                    'border:3px solid #111;box-shadow:0 0 0 2px #fff"></div>'
+                    f'<div class="terrmap-override" style="width:10px;height:10px;'
+                    f"transform:rotate(45deg);background:{html.escape(color)};"
+                    f'border:{border};box-shadow:0 0 0 1px #fff"></div>'
                 ),
-                icon_size=(20, 20),
-                icon_anchor=(10, 10),
+                icon_size=(14, 14),
+                icon_anchor=(7, 7),
             ),
-            tooltip=html.escape(f"{label} ({acc}) — moved by hand to {tid}"),
+            tooltip=html.escape(
+                f"{label} ({acc}) — assigned to {tid} by an override"
+                + (" (locked)" if locked else "")
+            ),
         ).add_to(group)
     return group
+
+
+class _GuardedDraw(folium.plugins.Draw):  # type: ignore[misc]
+    """Folium's Draw control that leaves the map working when leaflet.draw is missing.
+
+    The plugin's script comes from a CDN; when it cannot load (offline, a blocked CDN)
+    the stock template throws and takes every layer after it down with it. Here the
+    map renders without the lasso instead, and says so in the browser console.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var drawnItems_{{ this.get_name() }} =
+                new L.featureGroup().addTo({{ this._parent.get_name() }});
+            if (L.Control && typeof L.Control.Draw === "function") {
+                var options = {
+                  position: {{ this.position|tojson }},
+                  draw: {{ this.draw_options|tojson }},
+                  edit: {{ this.edit_options|tojson }},
+                };
+                options.edit.featureGroup = drawnItems_{{ this.get_name() }};
+                var {{ this.get_name() }} = new L.Control.Draw(options).addTo(
+                    {{ this._parent.get_name() }}
+                );
+                {{ this._parent.get_name() }}.on(L.Draw.Event.CREATED, function(e) {
+                    drawnItems_{{ this.get_name() }}.addLayer(e.layer);
+                });
+            } else {
+                console.warn("terrmap: leaflet.draw did not load; lasso selection is off");
+            }
+        {% endmacro %}
+        """
+    )
 
 
 def draw_control() -> folium.plugins.Draw:
     """The lasso: Folium's Draw toolbar with polygon and rectangle tools only.
 
     Add it to the constant base map (it is part of the map's identity, so it must be
-    the same on every rerun). Shapes can be deleted with the toolbar's bin.
+    the same on every rerun). Shapes can be deleted with the toolbar's bin. When the
+    plugin's script cannot load, the map still renders, without the lasso.
     """
     off = dict.fromkeys(("polyline", "circle", "marker", "circlemarker"), False)
     shape = {"shapeOptions": {"color": "#6a1b9a", "weight": 2, "fillOpacity": 0.1}}
-    return folium.plugins.Draw(  # type: ignore[no-untyped-call]
+    return _GuardedDraw(  # type: ignore[no-untyped-call]
         export=False,
         position="topleft",
         show_geometry_on_click=False,

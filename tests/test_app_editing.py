@@ -257,9 +257,12 @@ def test_account_override_is_shown_on_map_and_table(fake: FakeMap) -> None:
     session = _session(at)
     plan = session.plan
     assignment = plan.assign(session.accounts).astype(str).to_numpy()
-    free = ~session.accounts["account_id"].astype(str).isin(
-        [*plan.overrides, *plan.locked_accounts]
-    ).to_numpy()
+    free = (
+        ~session.accounts["account_id"]
+        .astype(str)
+        .isin([*plan.overrides, *plan.locked_accounts])
+        .to_numpy()
+    )
     row = session.accounts.loc[free & (assignment == plan.territory_ids[0])].iloc[0]
     acc, target = str(row["account_id"]), plan.territory_ids[3]
     before = _kpis(at)
@@ -272,9 +275,9 @@ def test_account_override_is_shown_on_map_and_table(fake: FakeMap) -> None:
     session = _session(at)
     assert session.plan.overrides[acc] == target
     assert _kpis(at).loc[target, "Accounts"] == before.loc[target, "Accounts"] + 1
-    overrides = next(d.value for d in at.dataframe if "Moved to" in d.value.columns)
-    assert overrides.set_index("Account").loc[acc, "Moved to"] == target
-    assert "Moved accounts" in fake.layers
+    overrides = next(d.value for d in at.dataframe if "Assigned to" in d.value.columns)
+    assert overrides.set_index("Account").loc[acc, "Assigned to"] == target
+    assert "Account overrides" in fake.layers
     # Locking the account keeps it from moving back.
     _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
     _ok(at.button(key="ed_acc_lock").click().run())
@@ -359,7 +362,9 @@ def test_concurrent_save_is_refused_with_who_and_when(fake: FakeMap) -> None:
     _edit_once(bob, fake, 2)
     _ok(bob.button(key="ed_save").click().run())
     warning = "\n".join(str(w.value) for w in bob.warning)
-    assert "changed by Ann at" in warning and "reload it, or save your edits as a new plan" in warning
+    assert (
+        "changed by Ann at" in warning and "reload it, or save your edits as a new plan" in warning
+    )
     session = _session(bob)
     assert session.conflict is not None and session.unsaved == 1  # nothing lost
     # Save as new resolves it; Ann's version is untouched.

@@ -71,6 +71,10 @@ def test_imbalance_split_cells_and_empty_territory_are_measured() -> None:
     assert m["split_share"] == pytest.approx(1 / 7)
     # loads 3 and 4 against a target of 3.5
     assert m["max_deviation"] == pytest.approx(0.5 / 3.5)
+    # the same loads against unequal targets of 3:4 are exactly on target
+    weighted = engine.score_labels(judge, labels, 2, shares=np.array([3.0, 4.0]))
+    assert weighted["max_deviation"] == pytest.approx(0.0)
+    assert weighted["cv"] == pytest.approx(0.0)
     empty = engine.score_labels(judge, np.zeros(lat.size, dtype=np.int64), 2)
     assert empty["empty_territories"] == 1
     assert empty["max_deviation"] == pytest.approx(1.0)
@@ -128,7 +132,11 @@ def test_smoke_run_on_a_few_hundred_accounts(tmp_path: Path) -> None:
     spec = engine.SetSpec("smoke", 400, 4, "northeast")
     methods = _available("terrmap", "kmeans", "ward", "gerrychain")
     result = engine.run_benchmark(
-        [spec], cap=60, methods=methods, scenarios={"warm_reruns": ("smoke",)}, isolate=False
+        [spec],
+        cap=60,
+        methods=methods,
+        scenarios={"warm_reruns": ("smoke",), "rep_leaves": ("smoke",)},
+        isolate=False,
     )
     rows = {r["method"]: r for r in result["sets"][0]["methods"]}
     assert list(rows) == methods
@@ -144,10 +152,15 @@ def test_smoke_run_on_a_few_hundred_accounts(tmp_path: Path) -> None:
     warm = result["sets"][0]["scenarios"]["warm_reruns"]
     assert warm["status"] == "ok", warm["message"]
     assert {r["change"] for r in warm["runs"]} >= {"K 4->5", "K 4->3"}
+    leave = result["sets"][0]["scenarios"]["rep_leaves"]
+    assert leave["status"] == "ok", leave["message"]
+    assert leave["metrics"]["territories"] == 3
+    assert leave["metrics"]["targets"] == "given shares"
+    assert 0 <= leave["notes"]["moved_other_share"] <= 1
     js, md = engine.write_results(result, tmp_path)
     assert json.loads(js.read_text())["sets"][0]["accounts"] == 400
     text = md.read_text()
-    assert "| terrmap |" in text and "Warm reruns" in text
+    assert "| terrmap |" in text and "Warm reruns" in text and "Rep leaves" in text
 
 
 @pytest.mark.slow

@@ -68,6 +68,7 @@ def action(state: AppState, session: EditSession, fn: Callable[[], object]) -> C
     """A button callback: run ``fn``, publish the plan, keep any error for the page."""
 
     def run() -> None:
+        session.error = None
         try:
             fn()
         except TerrmapError as error:

@@ -35,7 +35,7 @@ def _names(accounts: pd.DataFrame) -> pd.Series:
 
 
 def overrides_frame(snap: PlanSnapshot) -> pd.DataFrame:
-    """Every account moved by hand: where its cell is, where it was moved, locked or not."""
+    """Every account with an override: its cell's territory, where it is, locked or not."""
     plan = snap.plan
     ids = snap.accounts["account_id"].astype(str)
     moved = ids.isin(list(plan.overrides)).to_numpy()
@@ -52,7 +52,7 @@ def overrides_frame(snap: PlanSnapshot) -> pd.DataFrame:
             "Account": acc_ids.to_numpy(),
             "Name": _names(acc).to_numpy(),
             "Cell's territory": ground.to_numpy(),
-            "Moved to": acc_ids.map(dict(plan.overrides)).to_numpy(),
+            "Assigned to": acc_ids.map(dict(plan.overrides)).to_numpy(),
             "Workload h": acc["workload_hours"].to_numpy(float).round(1),
             "Locked": acc_ids.isin(list(plan.locked_accounts)).to_numpy(),
         }
@@ -85,7 +85,8 @@ def accounts_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> N
     """Move single accounts (overrides), clear overrides, lock accounts; the override list."""
     st.caption(
         "Move a named account to another territory independently of its cell (e.g. a "
-        "key customer stays with its rep). Moved accounts show as ringed markers on the map."
+        "key customer stays with its rep). Accounts assigned by an override show as small "
+        "diamonds on the map (dashed when locked)."
     )
     query = st.text_input("Find accounts", key="ed_acc_query", placeholder="name or id").strip()
     options = _account_options(session, snap, query)
@@ -122,7 +123,10 @@ def accounts_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> N
             )
     _account_buttons(state, session, chosen)
     table = overrides_frame(snap)
-    st.markdown(f"**Accounts moved by hand:** {len(table):,}")
+    st.markdown(
+        f"**Account overrides:** {len(table):,} account(s) assigned independently of their "
+        "cell (by hand, or kept with their owner because the data locks them)"
+    )
     if len(table):
         st.dataframe(table, hide_index=True, width="stretch")
         st.button(

@@ -373,9 +373,11 @@ def ensure_session(state: AppState) -> EditSession:
     snap = baseline_snapshot(state.dataset.version, state.scoring, state.design, state.dataset)
     fresh = EditSession.start(state.dataset, snap, base_key=state.plan_key())
     if isinstance(session, EditSession) and session.unsaved:
+        what = f"plan '{session.stored.name}'" if session.stored else "previous plan"
         fresh.notice = (
-            f"The data or settings changed, so the {session.unsaved} unsaved edit(s) of the "
-            "previous plan no longer apply; the plan was designed anew."
+            "The plan changed outside this page (new data, new settings or an adopted "
+            f"scenario), so editing starts again from it. The {what} had "
+            f"{session.unsaved} unsaved step(s), which were not saved."
         )
     state.editing = fresh
     return fresh
