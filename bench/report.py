@@ -38,9 +38,8 @@ def main() -> None:
     parts = [HEADER]
     for title, name, intro in SECTIONS:
         body = (RESULTS / name).read_text().strip()
-        body = "\n".join(
-            line for line in body.splitlines() if not line.startswith("# ")
-        )  # the file's own top heading
+        lines = [ln for ln in body.splitlines() if not ln.startswith("# ")]  # own top heading
+        body = "\n".join("#" + ln if ln.startswith("## ") else ln for ln in lines)
         parts.append(
             f"## {title}\n\n{intro}\n\n{body}\n\n" if intro else f"## {title}\n\n{body}\n\n"
         )
