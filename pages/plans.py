@@ -10,21 +10,18 @@ import streamlit as st
 
 from terrmap.errors import TerrmapError
 from terrmap.layers import base_map, territory_colors
-from terrmap.store import StoreError, default_db_url
+from terrmap.store import StoreError
+from terrmap.ui.editing import partition_key
 from terrmap.ui.errors import show_error
 from terrmap.ui.maps import map_tiles, render_map
-from terrmap.ui.plans import (
+from terrmap.ui.plans import database_label, open_stored, plan_store, plan_zip, stored_data
+from terrmap.ui.plans_page import (
     changed_cells,
     compare_layers,
-    database_label,
-    open_stored,
     plan_action,
     plan_bounds,
-    plan_store,
-    plan_zip,
     plans_frame,
     rep_diff_table,
-    stored_data,
     stored_outlines,
     versions_frame,
 )
@@ -50,6 +47,12 @@ if session is not None and session.stored is not None:
     st.info(
         f"You are editing **{session.stored.name}** (version {session.stored.version}){unsaved}.",
         icon=":material/edit:",
+    )
+if session is not None and session.unsaved:
+    st.warning(
+        f"The plan on the Territories page has {session.unsaved} unsaved step(s); opening "
+        "another plan drops them. Save them first (Territories → Save / Save as new).",
+        icon=":material/warning:",
     )
 flash = st.session_state.pop("pl_flash", None)
 if flash:
@@ -151,7 +154,7 @@ with tab_compare:
         diff = store.diff(by_name[name_a].id, by_name[name_b].id)
         plan_a, plan_b = store.open(by_name[name_a].id).plan, store.open(by_name[name_b].id).plan
         dataset_id = by_name[name_b].dataset_id or by_name[name_a].dataset_id
-        reps = stored_data(default_db_url(), dataset_id)[2] if dataset_id is not None else None
+        reps = stored_data(store, dataset_id)[2] if dataset_id is not None else None
     except TerrmapError as error:
         show_error(error, context="Comparing the plans")
     else:
@@ -167,7 +170,7 @@ with tab_compare:
         for col, side in zip(st.columns(len(shown)), shown, strict=True):
             label, plan = sides[side]
             version_of = by_name[label].version
-            shapes = stored_outlines(database_label(), by_name[label].id, version_of, plan)
+            shapes = stored_outlines(partition_key(plan), plan)
             with col:
                 st.markdown(f"**{side}: {label}** (version {version_of})")
                 render_map(

@@ -28,15 +28,9 @@ from terrmap.ui.edit_panel import (
     plan_bar,
 )
 from terrmap.ui.edit_tabs import accounts_tab, history_tab, locks_tab, rebalance_tab
-from terrmap.ui.editing import (
-    EditSession,
-    Mode,
-    ensure_session,
-    handle_payload,
-    partition_key,
-    publish,
-)
+from terrmap.ui.editing import EditSession, Mode, ensure_session, partition_key, publish
 from terrmap.ui.errors import error_boundary
+from terrmap.ui.map_events import handle_payload
 from terrmap.ui.maps import map_tiles, render_edit_map
 from terrmap.ui.state import get_state
 from terrmap.ui.widgets import plan_layers, show_details, show_health, show_legend
@@ -89,17 +83,19 @@ def editor() -> None:
     plan = snap.plan
     finest = int(cell_resolution(plan.cells).max()) if plan.cells.size else 0
     detail = f" (dense areas down to {finest})" if finest > plan.resolution else ""
-    report = plan.report
+    report = session.history.plans[0].report  # edits keep the designed plan's notes
     st.caption(
         f"{plan.k} territories · {len(snap.accounts):,} accounts · H3 resolution "
         f"{plan.resolution}{detail} · balanced on {plan.params.get('balance', 'workload')}"
         + (f" · designed in {report.seconds:.1f} s" if report is not None else "")
+        + (" · edited by hand" if session.edited else "")
     )
     show_health(snap.health, tolerance=state.design.tolerance)
-    if report is not None and report.warnings:
-        with st.expander(f"Engine notes ({len(report.warnings)})", icon=":material/info:"):
-            for warning in report.warnings:
-                st.markdown(f"- {warning}")
+    with st.container():  # always there, so the map below never shifts (and remounts)
+        if report is not None and report.warnings:
+            with st.expander(f"Engine notes ({len(report.warnings)})", icon=":material/info:"):
+                for warning in report.warnings:
+                    st.markdown(f"- {warning}")
 
     map_col, side_col = st.columns([3, 2], gap="medium")
     with map_col:
@@ -137,7 +133,7 @@ def editor() -> None:
     snap = session.snapshot()
     with side_col:
         move_panel(state, session, snap, mode=_mode())
-        _details(snap)
+        _details(session, snap)
 
     tabs = st.tabs(["Accounts & overrides", "Locks", "Rebalance the rest", "History"])
     with tabs[0]:
@@ -158,7 +154,7 @@ def editor() -> None:
     )
 
 
-def _details(snap: Any) -> None:
+def _details(session: EditSession, snap: Any) -> None:
     selection = resolve_selection(state.selection, snap)
     options = [NONE, *snap.plan.territory_ids]
     current = selection.territory_id if selection is not None else None
@@ -171,6 +167,16 @@ def _details(snap: Any) -> None:
         on_change=_pick_changed,
         help="Or click a territory on the map.",
     )
+    if current in snap.plan.territory_ids:
+        st.button(
+            f"Select all cells of {current}",
+            key="ed_select_terr",
+            icon=":material/select_all:",
+            on_click=session.select,
+            args=(snap.plan.cells_of(current),),
+            kwargs={"how": "replace"},
+            help="To move the whole territory into another one, or to lock it.",
+        )
     if selection is not None and selection.cell is not None and selection.territory_id:
         show_details(cell_details(snap, selection.cell))
         show_details(territory_details(snap, selection.territory_id, limit=5))

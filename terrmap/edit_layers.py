@@ -5,8 +5,9 @@ What the Territories page draws on top of the plan while editing: the selected c
 accounts assigned by an account-level override (a small diamond in the colour of the
 territory the override puts them in; dashed when the account is locked). Each builder
 returns one :class:`folium.FeatureGroup` for ``st_folium(feature_group_to_add=...)``,
-so the map is never remounted while editing. The overlays are *not* interactive: a click passes through them to the
-territory underneath, whose feature says which territory was hit.
+so the map is never remounted while editing. The overlays are *not* interactive: a
+click passes through them to the territory underneath, whose feature says which
+territory was hit.
 
 :func:`draw_control` is the lasso (the Folium Draw plugin, polygons and rectangles
 only) that belongs on the constant base map; :func:`drawn_features` reads what was
@@ -25,7 +26,7 @@ import folium.plugins
 import numpy as np
 import pandas as pd
 import shapely
-from jinja2 import Template
+from folium.template import Template
 from numpy.typing import ArrayLike
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry

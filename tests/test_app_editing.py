@@ -17,12 +17,16 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
+from edit_world import world
 from streamlit.testing.v1 import AppTest
 
 from terrmap.plan import Plan
+from terrmap.scenarios import snapshot
+from terrmap.scoring import ScoringConfig
 from terrmap.selection import cells_in_geometry
-from terrmap.ui.editing import EditSession
-from terrmap.ui.state import STATE_KEY, AppState
+from terrmap.ui.editing import EditSession, publish
+from terrmap.ui.map_events import handle_payload
+from terrmap.ui.state import STATE_KEY, AppState, Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -250,6 +254,12 @@ def test_paint_at_once_and_whole_territory(fake: FakeMap) -> None:
     fake.click(other, c)
     _ok(at.run())
     assert _session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
+    # The same from the details panel, without the map.
+    _ok(at.button(key="ed_select_terr").click().run())  # selection replaced by the same cells
+    assert _session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
+    _ok(at.selectbox(key="territories_pick").set_value(a).run())
+    _ok(at.button(key="ed_select_terr").click().run())
+    assert _session(at).cells == {int(x) for x in _session(at).plan.cells_of(a).tolist()}
 
 
 def test_account_override_is_shown_on_map_and_table(fake: FakeMap) -> None:
@@ -324,6 +334,7 @@ def _edit_once(at: AppTest, fake: FakeMap, nth: int = 0) -> tuple[str, str, int]
     return a, b, cell
 
 
+@pytest.mark.slow
 def test_save_then_reopen_from_the_plans_page(fake: FakeMap) -> None:
     at = _start(author="Ann")
     _edit_once(at, fake)
@@ -334,6 +345,22 @@ def test_save_then_reopen_from_the_plans_page(fake: FakeMap) -> None:
     assert session.unsaved == 0
     assert "**FY27 draft** (version 1)" in _texts(at)
 
+    # Every applied step becomes a version: an edit, its undo and the redo.
+    a, b, cell = _edit_once(at, fake, 3)
+    _ok(at.button(key="ed_undo").click().run())
+    _ok(at.button(key="ed_redo").click().run())
+    edited = _kpis(at)
+    _ok(at.button(key="ed_save").click().run())
+    from terrmap.ui.plans import plan_store
+
+    store = plan_store()
+    assert [v.kind for v in store.versions("FY27 draft")] == ["create", "assign", "undo", "redo"]
+    assert {v.author for v in store.versions("FY27 draft")} == {"Ann"}
+    audit = store.audit("FY27 draft")
+    moved = audit[(audit["action"] == "assign") & (audit["item"] == "cell")]
+    assert (moved["key"] == h3.int_to_str(cell)).any()
+    assert set(moved["from_territory"]) == {a} and set(moved["to_territory"]) == {b}
+
     other = _start()  # another browser session on the same database
     other.switch_page("pages/plans.py").run()
     _ok(other)
@@ -343,10 +370,11 @@ def test_save_then_reopen_from_the_plans_page(fake: FakeMap) -> None:
     _ok(other)
     assert other.title[0].value == "Territories"
     reopened = _session(other)
-    assert reopened.stored is not None and reopened.stored.version == 1
+    assert reopened.stored is not None and reopened.stored.version == 4
     assert _kpis(other).equals(edited)
 
 
+@pytest.mark.slow
 def test_concurrent_save_is_refused_with_who_and_when(fake: FakeMap) -> None:
     ann = _start(author="Ann")
     _save_as_new(ann, "Shared")
@@ -367,7 +395,14 @@ def test_concurrent_save_is_refused_with_who_and_when(fake: FakeMap) -> None:
     )
     session = _session(bob)
     assert session.conflict is not None and session.unsaved == 1  # nothing lost
-    # Save as new resolves it; Ann's version is untouched.
+    # Reloading takes Ann's version (dropping Bob's step); redoing it and saving as new works.
+    _ok(bob.button(key="ed_reload").click().run())
+    session = _session(bob)
+    assert session.conflict is None and session.unsaved == 0
+    assert session.stored is not None and session.stored.version == 2
+    assert session.plan.equals(_session(ann).plan)
+    _edit_once(bob, fake, 2)
+    # Save as new is always possible; Ann's version is untouched.
     _save_as_new(bob, "Shared (Bob)")
     assert _session(bob).stored is not None and _session(bob).conflict is None
     from terrmap.ui.plans import plan_store
@@ -389,3 +424,120 @@ def test_corrupt_database_gives_a_clear_error(fake: FakeMap, tmp_path: Path) -> 
     _save_as_new(at, "Will fail")
     assert any("corrupt" in str(e.value) for e in at.error)
     assert _session(at).stored is None and _session(at).unsaved == 1
+
+
+@pytest.mark.slow
+def test_history_jump_and_territory_locks(fake: FakeMap) -> None:
+    at = _start()
+    origin = _session(at).plan
+    _edit_once(at, fake, 0)
+    _edit_once(at, fake, 4)
+    steps = next(d.value for d in at.dataframe if "Edit" in d.value.columns)
+    assert list(steps["Step"]) == [0, 1, 2] and steps["Edit"].iloc[1].startswith("assign: 1 cell")
+    _ok(at.selectbox(key="ed_goto_step").set_value(0).run())
+    _ok(at.button(key="ed_goto").click().run())
+    assert _session(at).plan.equals(origin)
+    _ok(at.selectbox(key="ed_goto_step").set_value(2).run())
+    _ok(at.button(key="ed_goto").click().run())
+    assert _session(at).history.cursor == 2
+
+    plan = _session(at).plan
+    a, b = plan.territory_ids[6], plan.territory_ids[7]
+    _ok(at.multiselect(key="ed_lock_terrs").set_value([b]).run())
+    _ok(at.button(key="ed_lock_terr").click().run())
+    from terrmap.locks import locked_territories
+
+    assert locked_territories(_session(at).plan) == (b,)
+    assert f"({b})" in _texts(at)
+    cell = _busy_cell(_session(at), a)
+    _select_cell(at, fake, cell, a)
+    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    assert any(f"territory {b} is locked" in str(w.value) for w in at.warning)
+    _ok(at.button(key="ed_unlock_all").click().run())
+    final = _session(at).plan
+    assert not final.locked_cells and not final.locked_accounts
+    _ok(at.button(key="ed_lock_all").click().run())
+    assert set(locked_territories(_session(at).plan)) == set(plan.territory_ids)
+
+
+# --------------------------------------------------------------- the session model
+
+
+@pytest.fixture()
+def small() -> tuple[AppState, EditSession]:
+    """A session on the small synthetic wedge plan (no Streamlit run needed)."""
+    plan, accounts = world()
+    snap = snapshot(plan, accounts, None, scoring=ScoringConfig())
+    dataset = Dataset("world", "world", "v-world", accounts, snap.reps)
+    state = AppState(dataset=dataset)
+    session = EditSession.start(dataset, snap, base_key="k")
+    state.editing = session
+    return state, session
+
+
+def test_session_journal_records_every_step_and_undo_restores(
+    small: tuple[AppState, EditSession],
+) -> None:
+    state, session = small
+    origin = session.plan
+    cells = origin.cells_of("T01")[:3]
+    session.select(cells)
+    preview = session.preview_cells("T02")
+    assert session.preview_cells("T02") is preview  # cached while nothing changes
+    assert session.apply(preview)
+    publish(state, session)
+    assert state.dataset.pinned is not None and state.dataset.version != "v-world"
+    assert session.cells == frozenset() and session.unsaved == 1
+    assert not session.apply(preview)  # the same edit again changes nothing
+    session.paint(origin.cells_of("T03")[:2], "T04")
+    assert session.last_change is not None and session.history.cursor == 2
+    session.undo()
+    session.undo()
+    publish(state, session)
+    assert session.plan.equals(origin) and state.dataset is session.base
+    assert [e.kind for _, e in session.journal] == ["assign", "assign", "undo", "undo"]
+    session.goto(2)
+    assert session.journal[-1][1].kind == "redo" and session.history.cursor == 2
+    # Selection arithmetic: toggle, add, remove, replace; foreign cells are ignored.
+    a, b = (int(c) for c in origin.cells[:2])
+    session.select([a, 12345], how="toggle")
+    session.select([a, b], how="toggle")
+    assert session.cells == {b}
+    session.select([a], how="add")
+    session.select([b], how="remove")
+    assert session.cells == {a}
+    session.select([], how="replace")
+    assert not session.cells
+
+
+def test_payloads_are_handled_once_per_click_and_drawing(
+    small: tuple[AppState, EditSession],
+) -> None:
+    state, session = small
+    fake = FakeMap()
+    cell = int(session.plan.cells_of("T02")[0])
+    fake.click(cell, "T02")
+    for _ in range(2):  # a rerun replays the payload: still one toggle
+        handle_payload(state, session, fake.payload, mode="select", target=None, paint_now=False)
+    assert session.cells == {cell}
+    assert state.selection is not None and state.selection.cell == cell
+    fake.click(cell, "T02")  # a new click on the same cell toggles it off
+    handle_payload(state, session, fake.payload, mode="select", target=None, paint_now=False)
+    assert session.cells == frozenset()
+
+    lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
+    ring = [[lng - 0.01, lat - 0.01], [lng + 0.01, lat - 0.01], [lng, lat + 0.01]]
+    fake.draw({"type": "Polygon", "coordinates": [[*ring, ring[0]]]})
+    changed = handle_payload(
+        state, session, fake.payload, mode="paint", target="T04", paint_now=True
+    )
+    assert changed and session.history.cursor == 1
+    assert (
+        session.plan.territory_ids[int(session.plan.labels[session.plan.cells == cell][0])] == "T04"
+    )
+    assert not handle_payload(
+        state, session, fake.payload, mode="paint", target="T04", paint_now=True
+    )  # the same drawing is not painted twice
+    fake.click(cell, "T04")
+    handle_payload(state, session, fake.payload, mode="territory", target=None, paint_now=False)
+    assert session.cells == {int(c) for c in session.plan.cells_of("T04").tolist()}

@@ -21,14 +21,8 @@ from terrmap.plan import Plan
 from terrmap.scoring import score_accounts
 from terrmap.store import PlanStore
 from terrmap.ui.editing import EditSession
-from terrmap.ui.plans import (
-    changed_cells,
-    dataset_hash,
-    plan_store,
-    plan_zip,
-    rep_diff_table,
-    unscored,
-)
+from terrmap.ui.plans import dataset_hash, plan_store, plan_zip, unscored
+from terrmap.ui.plans_page import changed_cells, rep_diff_table
 from terrmap.ui.state import DEFAULT_DESIGN, STATE_KEY, AppState
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from terrmap.grid import cell_resolution, latlon_to_cells, locate_cells
 from terrmap.layers import MapSelection
+from terrmap.locks import locked_territories
 from terrmap.scenarios import PlanSnapshot
 
 __all__ = ["Details", "cell_details", "resolve_selection", "territory_details"]
@@ -86,12 +87,20 @@ def resolve_selection(selection: MapSelection | None, snap: PlanSnapshot) -> Map
     return selection
 
 
-def _account_list(accounts: pd.DataFrame, mask: np.ndarray, limit: int) -> pd.DataFrame:
+def _account_list(snap: PlanSnapshot, mask: np.ndarray, limit: int) -> pd.DataFrame:
+    """The largest accounts under ``mask``, with their override and lock, if any."""
+    accounts = snap.accounts
     cols = [c for c in _ACCOUNT_COLUMNS if c in accounts.columns]
     chosen = accounts.loc[mask, cols]
     if "opportunity" in chosen.columns:
         chosen = chosen.sort_values("opportunity", ascending=False, kind="stable")
-    return chosen.head(limit).reset_index(drop=True)
+    chosen = chosen.head(limit).reset_index(drop=True)
+    plan = snap.plan
+    if plan.overrides or plan.locked_accounts:
+        ids = chosen["account_id"].astype(str)
+        chosen["override"] = ids.map(dict(plan.overrides)).fillna("").to_numpy()
+        chosen["locked"] = ids.isin(list(plan.locked_accounts)).to_numpy()
+    return chosen
 
 
 def territory_details(snap: PlanSnapshot, territory_id: str, *, limit: int = 15) -> Details:
@@ -128,10 +137,12 @@ def territory_details(snap: PlanSnapshot, territory_id: str, *, limit: int = 15)
         "Compactness (km)": round(float(row["compactness_km"]), 1),
         "Contiguous": "yes" if bool(row["contiguous"]) else "no",
         "Cells": int(row["cells"]),
+        "Accounts by override": sum(1 for t in snap.plan.overrides.values() if t == territory_id),
+        "Locked": "yes" if territory_id in locked_territories(snap.plan) else "no",
     }
     mask = (snap.assignment.astype("string") == territory_id).fillna(False).to_numpy(bool)
     title = f"Territory {territory_id}" + (f" — {facts['Rep']}" if facts["Rep"] != "—" else "")
-    return Details(title=title, facts=facts, accounts=_account_list(snap.accounts, mask, limit))
+    return Details(title=title, facts=facts, accounts=_account_list(snap, mask, limit))
 
 
 def cell_details(snap: PlanSnapshot, cell: int, *, limit: int = 15) -> Details:
@@ -164,7 +175,6 @@ def cell_details(snap: PlanSnapshot, cell: int, *, limit: int = 15) -> Details:
         "Accounts": int(on_cell.sum()),
         "Workload (h/month)": round(float(acc["workload_hours"].sum()), 1),
         "Opportunity": f"${float(acc['opportunity'].sum()):,.0f}",
+        "Locked": "yes" if int(cell) in snap.plan.locked_cells else "no",
     }
-    return Details(
-        title=f"Cell {text}", facts=facts, accounts=_account_list(snap.accounts, on_cell, limit)
-    )
+    return Details(title=f"Cell {text}", facts=facts, accounts=_account_list(snap, on_cell, limit))

@@ -32,6 +32,7 @@ from terrmap.ui.state import AppState
 from terrmap.ui.widgets import data_bounds, territory_labels
 
 __all__ = [
+    "MODES",
     "MODE_KEY",
     "NONE",
     "PAINT_NOW_KEY",
@@ -42,6 +43,7 @@ __all__ = [
     "move_panel",
     "plan_bar",
     "preview_view",
+    "show_errors",
     "show_preview",
     "target_control",
 ]
@@ -64,19 +66,30 @@ _HOW_TO: dict[str, str] = {
 }
 
 
-def action(state: AppState, session: EditSession, fn: Callable[[], object]) -> Callable[[], None]:
-    """A button callback: run ``fn``, publish the plan, keep any error for the page."""
+def action(
+    state: AppState, session: EditSession, fn: Callable[[], object], *, where: str = "top"
+) -> Callable[[], None]:
+    """A button callback: run ``fn``, publish the plan, keep any error for the page.
+
+    ``where`` names the part of the page that shows the error (see :func:`show_errors`).
+    """
 
     def run() -> None:
         session.error = None
         try:
             fn()
         except TerrmapError as error:
-            session.error = error
+            session.error, session.error_where = error, where
             return
         publish(state, session)
 
     return run
+
+
+def show_errors(session: EditSession, where: str) -> None:
+    """The error of the last failed action, if it belongs to this part of the page."""
+    if session.error is not None and session.error_where == where:
+        show_error(session.error)
 
 
 # --------------------------------------------------------------------------- plan bar
@@ -86,7 +99,7 @@ def _save(state: AppState, session: EditSession) -> None:
     try:
         save_session(session, plan_store(), author=state.author)
     except StoreError as error:
-        session.error = error
+        session.error, session.error_where = error, "top"
 
 
 def _save_new(state: AppState, session: EditSession) -> None:
@@ -96,7 +109,7 @@ def _save_new(state: AppState, session: EditSession) -> None:
             session, plan_store(), name=name, author=state.author, dataset_name=state.dataset.name
         )
     except StoreError as error:
-        session.error = error
+        session.error, session.error_where = error, "top"
 
 
 def _reload(state: AppState, session: EditSession) -> None:
@@ -106,7 +119,7 @@ def _reload(state: AppState, session: EditSession) -> None:
     try:
         open_stored(state, plan_store(), ref.plan_id)
     except StoreError as error:
-        session.error = error
+        session.error, session.error_where = error, "top"
 
 
 def plan_bar(state: AppState, session: EditSession) -> None:
@@ -158,7 +171,10 @@ def plan_bar(state: AppState, session: EditSession) -> None:
             args=(state, session),
             disabled=not str(st.session_state.get("ed_new_name", "")).strip(),
         )
-    _messages(state, session)
+    # One container, always there: messages come and go inside it without shifting the
+    # elements below (a shifted map would be remounted and lose its pan and zoom).
+    with st.container():
+        _messages(state, session)
 
 
 def _messages(state: AppState, session: EditSession) -> None:
@@ -170,10 +186,10 @@ def _messages(state: AppState, session: EditSession) -> None:
             on_click=_reload,
             args=(state, session),
         )
-    if session.error is not None:
-        show_error(session.error)
+    show_errors(session, "top")
     if session.notice:
         st.info(session.notice, icon=":material/info:")
+        session.notice = None  # said once
 
 
 # --------------------------------------------------------------------------- map

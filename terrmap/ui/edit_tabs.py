@@ -15,7 +15,7 @@ from terrmap.edits import LockedError, clear_overrides
 from terrmap.errors import TerrmapError
 from terrmap.locks import lock, lock_all, locked_territories, unlock, unlock_all
 from terrmap.scenarios import PlanSnapshot
-from terrmap.ui.edit_panel import NONE, action, show_preview
+from terrmap.ui.edit_panel import NONE, action, show_errors, show_preview
 from terrmap.ui.editing import EditSession
 from terrmap.ui.errors import show_error
 from terrmap.ui.state import AppState
@@ -88,6 +88,7 @@ def accounts_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> N
         "key customer stays with its rep). Accounts assigned by an override show as small "
         "diamonds on the map (dashed when locked)."
     )
+    show_errors(session, "accounts")
     query = st.text_input("Find accounts", key="ed_acc_query", placeholder="name or id").strip()
     options = _account_options(session, snap, query)
     names = dict(zip(snap.accounts["account_id"].astype(str), _names(snap.accounts), strict=True))
@@ -119,7 +120,7 @@ def accounts_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> N
                 f"Apply: move {len(chosen)} account(s) to {target}",
                 key="ed_acc_apply",
                 type="primary",
-                on_click=action(state, session, lambda: session.apply(pv)),
+                on_click=action(state, session, lambda: session.apply(pv), where="accounts"),
             )
     _account_buttons(state, session, chosen)
     table = overrides_frame(snap)
@@ -129,13 +130,16 @@ def accounts_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> N
     )
     if len(table):
         st.dataframe(table, hide_index=True, width="stretch")
+        held = int(table["Locked"].sum())
         st.button(
-            "Clear all overrides",
+            "Clear all overrides" + (f" ({held} of locked accounts stay)" if held else ""),
             key="ed_clear_all_overrides",
+            disabled=held == len(table),
             on_click=action(
                 state,
                 session,
                 lambda: session.apply(clear_overrides(session.plan, session.accounts)),
+                where="accounts",
             ),
         )
 
@@ -151,6 +155,7 @@ def _account_buttons(state: AppState, session: EditSession, chosen: list[str]) -
             state,
             session,
             lambda: session.apply(clear_overrides(session.plan, session.accounts, has)),
+            where="accounts",
         ),
     )
     c2.button(
@@ -164,6 +169,7 @@ def _account_buttons(state: AppState, session: EditSession, chosen: list[str]) -
             lambda: session.apply(
                 lock(session.plan, account_ids=chosen, accounts=session.accounts)
             ),
+            where="accounts",
         ),
     )
     c3.button(
@@ -177,6 +183,7 @@ def _account_buttons(state: AppState, session: EditSession, chosen: list[str]) -
             lambda: session.apply(
                 unlock(session.plan, account_ids=chosen, accounts=session.accounts)
             ),
+            where="accounts",
         ),
     )
 
@@ -194,6 +201,7 @@ def locks_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> None
         "Locked cells and accounts never move: not by a paint stroke, a lasso, a rebalance or "
         "a scenario run. They show with a dashed outline on the map."
     )
+    show_errors(session, "locks")
     sel = session.selected_array()
     c1, c2 = st.columns(2)
     c1.button(
@@ -201,14 +209,18 @@ def locks_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> None
         key="ed_lock_cells",
         icon=":material/lock:",
         disabled=sel.size == 0,
-        on_click=action(state, session, lambda: session.apply(lock(session.plan, cells=sel))),
+        on_click=action(
+            state, session, lambda: session.apply(lock(session.plan, cells=sel)), where="locks"
+        ),
     )
     c2.button(
         f"Unlock selected cells ({sel.size})",
         key="ed_unlock_cells",
         icon=":material/lock_open:",
         disabled=sel.size == 0,
-        on_click=action(state, session, lambda: session.apply(unlock(session.plan, cells=sel))),
+        on_click=action(
+            state, session, lambda: session.apply(unlock(session.plan, cells=sel)), where="locks"
+        ),
     )
     labels = territory_labels(snap)
     terrs = st.multiselect(
@@ -220,7 +232,10 @@ def locks_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> None
         key="ed_lock_terr",
         disabled=not terrs,
         on_click=action(
-            state, session, lambda: session.apply(lock(session.plan, territories=terrs))
+            state,
+            session,
+            lambda: session.apply(lock(session.plan, territories=terrs)),
+            where="locks",
         ),
     )
     c4.button(
@@ -228,20 +243,27 @@ def locks_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> None
         key="ed_unlock_terr",
         disabled=not terrs,
         on_click=action(
-            state, session, lambda: session.apply(unlock(session.plan, territories=terrs))
+            state,
+            session,
+            lambda: session.apply(unlock(session.plan, territories=terrs)),
+            where="locks",
         ),
     )
     c5, c6 = st.columns(2)
     c5.button(
         "Lock all",
         key="ed_lock_all",
-        on_click=action(state, session, lambda: session.apply(lock_all(session.plan))),
+        on_click=action(
+            state, session, lambda: session.apply(lock_all(session.plan)), where="locks"
+        ),
     )
     c6.button(
         "Unlock all",
         key="ed_unlock_all",
         disabled=not (plan.locked_cells or plan.locked_accounts),
-        on_click=action(state, session, lambda: session.apply(unlock_all(session.plan))),
+        on_click=action(
+            state, session, lambda: session.apply(unlock_all(session.plan)), where="locks"
+        ),
     )
 
 
@@ -257,8 +279,9 @@ def rebalance_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> 
         "Propose a rebalance",
         key="ed_rebalance",
         icon=":material/balance:",
-        on_click=action(state, session, session.propose_rebalance),
+        on_click=action(state, session, session.propose_rebalance, where="rebalance"),
     )
+    show_errors(session, "rebalance")
     proposal = session.proposal
     if proposal is None:
         return
@@ -281,12 +304,14 @@ def rebalance_tab(state: AppState, session: EditSession, snap: PlanSnapshot) -> 
         "Apply the rebalance",
         key="ed_rebalance_apply",
         type="primary",
-        on_click=action(state, session, lambda: session.apply(proposal.preview)),
+        on_click=action(state, session, lambda: session.apply(proposal.preview), where="rebalance"),
     )
     c2.button(
         "Discard",
         key="ed_rebalance_discard",
-        on_click=action(state, session, lambda: setattr(session, "proposal", None)),
+        on_click=action(
+            state, session, lambda: setattr(session, "proposal", None), where="rebalance"
+        ),
     )
 
 
@@ -303,6 +328,7 @@ def history_tab(state: AppState, session: EditSession) -> None:
         for i, e in enumerate(h.edits)
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_errors(session, "history")
     if len(h.plans) > 1:
         steps = list(range(len(h.plans)))
         if st.session_state.get("ed_goto_step") not in steps:
@@ -311,7 +337,7 @@ def history_tab(state: AppState, session: EditSession) -> None:
         st.button(
             "Go",
             key="ed_goto",
-            on_click=action(state, session, lambda: session.goto(int(step))),
+            on_click=action(state, session, lambda: session.goto(int(step)), where="history"),
         )
     st.caption(
         f"{session.unsaved} step(s) since the last save. Saving stores each of them as a "

@@ -16,7 +16,7 @@ then sees the edited plan. Undoing back to the start unpins it again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,19 +25,15 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
-from terrmap.edit_layers import drawn_features, feature_key
 from terrmap.edits import Edit, EditResult, assign_cells, override_accounts
 from terrmap.errors import TerrmapError
 from terrmap.grid import adjacency
 from terrmap.history import History
-from terrmap.layers import MapSelection, selection_from_payload
 from terrmap.plan import Plan
 from terrmap.preview import Preview, plan_changes, preview
 from terrmap.rebalance import Rebalance, rebalance
 from terrmap.scenarios import PlanSnapshot, snapshot
 from terrmap.scoring import ScoringConfig
-from terrmap.selection import cell_at, cells_in_geometry
-from terrmap.ui.details import resolve_selection
 from terrmap.ui.state import AppState, Dataset
 
 __all__ = [
@@ -45,7 +41,6 @@ __all__ = [
     "Mode",
     "StoredRef",
     "ensure_session",
-    "handle_payload",
     "partition_key",
     "plan_key",
     "publish",
@@ -124,13 +119,14 @@ class EditSession:
     stored: StoredRef | None = None
     journal: list[tuple[Plan, Edit]] = field(default_factory=list)
     cells: frozenset[int] = frozenset()
-    seen_drawings: set[str] = field(default_factory=set)
     #: What the last move applied without a preview (paint at once) changed.
     last_change: Preview | None = None
     proposal: Rebalance | None = None
     #: A save refused because someone else saved first (``terrmap.store.ConflictError``).
     conflict: TerrmapError | None = None
     error: TerrmapError | None = None
+    #: Where the page shows ``error``: "top" (plan bar) or the tab whose action failed.
+    error_where: str = "top"
     notice: str | None = None
     _snaps: dict[str, PlanSnapshot] = field(default_factory=dict, repr=False)
     _adj: tuple[NDArray[np.uint64], sparse.csr_matrix] | None = field(default=None, repr=False)
@@ -396,81 +392,3 @@ def publish(state: AppState, session: EditSession) -> None:
     sel = state.selection
     if sel is not None and sel.territory_id not in (None, *session.plan.territory_ids):
         state.selection = None
-
-
-def _clicked_cell(plan: Plan, click: MapSelection) -> tuple[int | None, str | None]:
-    cell = click.cell
-    if cell is not None and not np.isin(np.uint64(cell), plan.cells):
-        cell = None
-    if cell is None and click.lat is not None and click.lon is not None:
-        cell = cell_at(plan, click.lat, click.lon)
-    tid = click.territory_id
-    if cell is not None:
-        idx = int(plan.territory_of_cells(np.array([cell], dtype=np.uint64))[0])
-        tid = plan.territory_ids[idx] if idx >= 0 else tid
-    return cell, tid
-
-
-def handle_payload(
-    state: AppState,
-    session: EditSession,
-    payload: Mapping[str, Any] | None,
-    *,
-    mode: Mode,
-    target: str | None,
-    paint_now: bool,
-) -> bool:
-    """Turn what ``st_folium`` returned into a selection, a paint stroke or details.
-
-    Each drawing and each click is handled once (a rerun replays the same payload).
-    A new drawing adds the cells inside it to the selection (in paint mode with
-    ``paint_now``, paints them); a click selects, toggles or paints the cell under it,
-    or selects its whole territory, by ``mode``; every click also sets the details
-    selection (``state.selection``).
-
-    Returns
-    -------
-    bool
-        Whether the plan changed (a paint stroke was applied).
-    """
-    plan = session.plan
-    fresh = [f for f in drawn_features(payload) if feature_key(f) not in session.seen_drawings]
-    click = selection_from_payload(payload)
-    if fresh:
-        session.seen_drawings.update(feature_key(f) for f in fresh)
-        state.last_click = click  # the click that closed the shape is not a cell click
-        picked = [cells_in_geometry(plan, f["geometry"]) for f in fresh]
-        cells = np.unique(np.concatenate(picked))
-        if mode == "paint" and paint_now and target:
-            return _paint(session, cells, target)
-        session.select(cells, how="add")
-        return False
-    if click is None or click == state.last_click:
-        return False
-    state.last_click = click
-    if mode == "inspect":
-        resolved = resolve_selection(click, session.snapshot())
-        if resolved is not None:
-            state.selection = resolved
-        return False
-    cell, tid = _clicked_cell(plan, click)
-    state.selection = MapSelection(territory_id=tid, cell=cell, lat=click.lat, lon=click.lon)
-    if cell is None:
-        return False
-    if mode == "territory" and tid is not None:
-        session.select(plan.cells_of(tid), how="replace")
-    elif mode == "select":
-        session.select([cell], how="toggle")
-    elif mode == "paint" and paint_now and target:
-        return _paint(session, [cell], target)
-    elif mode == "paint":
-        session.select([cell], how="add")
-    return False
-
-
-def _paint(session: EditSession, cells: ArrayLike, target: str) -> bool:
-    try:
-        return session.paint(cells, target)
-    except TerrmapError as error:
-        session.error = error
-        return False

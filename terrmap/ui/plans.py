@@ -20,56 +20,38 @@ import hashlib
 import io
 import tempfile
 import zipfile
-from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
 
-import folium
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from terrmap.edit_layers import selection_layer
 from terrmap.edits import Edit
-from terrmap.errors import TerrmapError
-from terrmap.grid import cells_to_latlon
-from terrmap.layers import territory_layer, territory_outlines
 from terrmap.plan import Plan
-from terrmap.preview import PlanDiff, plan_changes
+from terrmap.preview import plan_changes
 from terrmap.scenarios import snapshot
+from terrmap.scoring import score_accounts
 from terrmap.store import (
     ConflictError,
     PlanInfo,
     PlanRef,
     PlanStore,
     StoreError,
-    VersionInfo,
     default_db_url,
     frame_hash,
 )
 from terrmap.ui.editing import EditSession, StoredRef, ensure_session, plan_key
 from terrmap.ui.state import AppState, Dataset, stable_key
-from terrmap.ui.widgets import data_bounds
 
 __all__ = [
-    "changed_cells",
-    "compare_layers",
     "database_label",
     "dataset_hash",
     "open_stored",
-    "plan_action",
-    "plan_bounds",
     "plan_store",
     "plan_zip",
-    "plans_frame",
-    "rep_diff_table",
     "save_as_new",
     "save_session",
     "stored_data",
-    "stored_outlines",
     "unscored",
-    "versions_frame",
 ]
 
 
@@ -191,10 +173,27 @@ def save_as_new(
 
 
 @st.cache_resource(show_spinner="Reading the plan's data…", max_entries=4)
-def stored_data(url: str, dataset_id: int) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
-    """A stored dataset: ``(content hash, scored accounts, reps)``, read once per URL."""
+def _dataset_frames(
+    url: str, dataset_id: int, content_hash: str
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     data = _store_for(url).dataset(dataset_id)
-    return data.info.content_hash, data.accounts, data.reps
+    return data.accounts, data.reps
+
+
+def stored_data(store: PlanStore, dataset_id: int) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
+    """A stored dataset: ``(content hash, scored accounts, reps)``, read once per content.
+
+    The cache is keyed by the content hash too, so a database file replaced under the
+    same path (ids reused for other data) never serves stale frames.
+    """
+    hashes = {d.id: d.content_hash for d in store.datasets()}
+    if dataset_id not in hashes:
+        raise StoreError(
+            f"dataset {dataset_id} is not in the plan database {store.where}. Fix: reload the "
+            "Plans page; the plan may have been deleted meanwhile."
+        )
+    accounts, reps = _dataset_frames(default_db_url(), dataset_id, hashes[dataset_id])
+    return hashes[dataset_id], accounts, reps
 
 
 def _empty_reps() -> pd.DataFrame:
@@ -223,9 +222,11 @@ def open_stored(
     current = ensure_session(state)
     base_raw, accounts, reps = current.base, current.accounts, current.reps
     if info.dataset_id is not None:
-        content, stored_accounts, stored_reps = stored_data(default_db_url(), info.dataset_id)
+        content, stored_accounts, stored_reps = stored_data(store, info.dataset_id)
         if content != dataset_hash(current.accounts, current.reps):
             accounts = stored_accounts
+            if not {"opportunity", "workload_source"} <= set(accounts.columns):
+                accounts = score_accounts(accounts, state.scoring)  # stored as loaded
             reps = stored_reps if stored_reps is not None else _empty_reps()
             base_raw = Dataset(
                 accounts_source=f"Plan '{info.name}'",
@@ -237,7 +238,7 @@ def open_stored(
             )
     snap = snapshot(stored.plan, accounts, reps, scoring=state.scoring)
     label = f"Plan '{info.name}' version {stored.version}"
-    base = base_raw.with_plan(snap, key=f"{info.id}-{stored.version}", label=label)
+    base = base_raw.with_plan(snap, key=plan_key(stored.plan), label=label)
     journal: list[tuple[Plan, Edit]] = []
     if stored.version != info.version:
         head = store.open(info.id).plan
@@ -253,79 +254,7 @@ def open_stored(
     )
     state.use_dataset(base, f"Opened {label}")
     state.editing = session
-    state.last_click = None
     return session
-
-
-# --------------------------------------------------------------------------- pages
-
-
-def plans_frame(infos: list[PlanInfo]) -> pd.DataFrame:
-    """The stored plans as a table for the Plans page."""
-    return pd.DataFrame(
-        {
-            "Plan": [i.name for i in infos],
-            "Version": [i.version for i in infos],
-            "Updated": [i.updated_at for i in infos],
-            "By": [i.updated_by for i in infos],
-            "Created by": [i.author for i in infos],
-            "Copied from": [i.parent_name or "" for i in infos],
-            "Balance": [str(i.params.get("balance", "")) for i in infos],
-        }
-    )
-
-
-def versions_frame(versions: list[VersionInfo]) -> pd.DataFrame:
-    """A plan's history (newest first) as a table."""
-    ordered = sorted(versions, key=lambda v: v.version, reverse=True)
-    return pd.DataFrame(
-        {
-            "Version": [v.version for v in ordered],
-            "When": [v.created_at for v in ordered],
-            "Who": [v.author for v in ordered],
-            "Step": [v.kind for v in ordered],
-            "What": [v.summary for v in ordered],
-        }
-    )
-
-
-def rep_diff_table(
-    diff: PlanDiff, plan_a: Plan, plan_b: Plan, reps: pd.DataFrame | None
-) -> pd.DataFrame:
-    """Per territory (with its rep): accounts and workload in A, in B, in and out."""
-    owner = dict(zip(plan_a.territory_ids, plan_a.rep_ids, strict=True))
-    owner.update({t: r for t, r in zip(plan_b.territory_ids, plan_b.rep_ids, strict=True) if r})
-    names: dict[str, str] = {}
-    if reps is not None and len(reps) and "name" in reps.columns:
-        names = dict(
-            zip(reps["rep_id"].astype(str), reps["name"].astype("string").fillna(""), strict=True)
-        )
-    t = diff.table
-    tids = t["territory_id"].astype(str)
-    rep = [owner.get(x) or "" for x in tids]
-    return pd.DataFrame(
-        {
-            "Territory": tids.to_numpy(),
-            "Rep": [names.get(r) or r for r in rep],
-            "Accounts A": t["accounts_a"].to_numpy(),
-            "Accounts B": t["accounts_b"].to_numpy(),
-            "In": t["accounts_in"].to_numpy(),
-            "Out": t["accounts_out"].to_numpy(),
-            "Workload A h": t["workload_a"].to_numpy(float).round(1),
-            "Workload B h": t["workload_b"].to_numpy(float).round(1),
-            "Workload in h": t["workload_in"].to_numpy(float).round(1),
-            "Workload out h": t["workload_out"].to_numpy(float).round(1),
-            "Net h": (t["workload_in"] - t["workload_out"]).to_numpy(float).round(1),
-        }
-    )
-
-
-def changed_cells(plan_a: Plan, plan_b: Plan) -> np.ndarray:
-    """Cells of ``plan_b`` whose territory differs in ``plan_a`` (for the compare map)."""
-    names = np.array([*plan_a.territory_ids, ""], dtype=object)
-    before = names[plan_a.territory_of_cells(plan_b.cells)]
-    after = np.array(plan_b.territory_ids, dtype=object)[plan_b.labels]
-    return np.asarray(plan_b.cells[before != after], dtype=np.uint64)
 
 
 def plan_zip(store: PlanStore, ref: PlanRef, *, version: int | None = None) -> bytes:
@@ -337,69 +266,3 @@ def plan_zip(store: PlanStore, ref: PlanRef, *, version: int | None = None) -> b
             for path in sorted(out.iterdir()):
                 zf.write(path, arcname=path.name)
     return buf.getvalue()
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def stored_outlines(url: str, plan_id: int, version: int, _plan: Plan) -> dict[str, Any]:
-    """Territory outlines of a stored plan version (``_plan``), for the compare maps."""
-    return territory_outlines(_plan.cells, _plan.labels, _plan.territory_ids)
-
-
-def compare_layers(
-    plan: Plan,
-    shapes: Mapping[str, Any],
-    *,
-    colors: Mapping[str, str],
-    changed: np.ndarray,
-    name: str,
-) -> list[folium.FeatureGroup]:
-    """One side of the compare view: the plan's territories and the cells that differ."""
-    labels = {t: t for t in plan.territory_ids}
-    layers = [territory_layer(shapes, colors=colors, labels=labels, name=name)]
-    if changed.size:
-        layers.append(selection_layer(changed, color="#d81b60", name="Changed cells"))
-    return layers
-
-
-def plan_bounds(plan: Plan) -> tuple[tuple[float, float], tuple[float, float]]:
-    """``((south, west), (north, east))`` around a plan's cell centres."""
-    lat, lon = cells_to_latlon(plan.cells)
-    return data_bounds(pd.DataFrame({"lat": lat, "lon": lon}))
-
-
-PlanAction = Literal["rename", "duplicate", "delete"]
-
-
-def plan_action(state: AppState, store: PlanStore, info: PlanInfo, what: PlanAction) -> None:
-    """Rename, duplicate or delete a stored plan (a button callback of the Plans page).
-
-    The new name comes from the page's text inputs (``pl_rename``, ``pl_dup_name``); the
-    outcome is left in ``pl_flash`` (or ``pl_flash_error``) for the next run. The edit
-    session follows a rename or delete of the plan it edits (after a delete its edits
-    stay, to be saved as a new plan).
-    """
-    session = state.editing
-    stored = session.stored if session is not None else None
-    mine = session if stored is not None and stored.plan_id == info.id else None
-    who = state.author or None
-    try:
-        if what == "rename":
-            new = store.rename(info.id, str(st.session_state.get("pl_rename", "")), author=who)
-            if mine is not None and stored is not None:
-                mine.stored = replace(stored, name=new.name)
-            message = f"Renamed '{info.name}' to '{new.name}'."
-        elif what == "duplicate":
-            new = store.duplicate(info.id, str(st.session_state.get("pl_dup_name", "")), author=who)
-            message = f"Copied '{info.name}' (version {info.version}) to '{new.name}'."
-        else:
-            store.delete(info.id, author=who)
-            if mine is not None:
-                mine.stored = None
-            st.session_state.pop("pl_pick", None)
-            st.session_state["pl_flash"] = f"Deleted '{info.name}' (the audit log keeps a record)."
-            return
-    except TerrmapError as error:
-        st.session_state["pl_flash_error"] = (what.capitalize(), error)
-        return
-    st.session_state["pl_pick"] = new.name
-    st.session_state["pl_flash"] = message

@@ -141,6 +141,8 @@ class AppState:
     selection: MapSelection | None = None
     #: The last map click applied (a rerun replays it; only a new click counts).
     last_click: MapSelection | None = None
+    #: Shapes drawn on the editing map that were already handled (keys of their geometry).
+    seen_drawings: set[str] = field(default_factory=set)
     #: Why the last "add a rep at …" was refused, shown until the next attempt.
     hire_error: TerrmapError | None = None
     last_upload: UploadOutcome | None = None

@@ -39,7 +39,13 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 #: npm packages that folium's CDN URLs point into.
-PACKAGES = ("leaflet@1.9.3", "jquery@3.7.1", "bootstrap@5.2.2", "leaflet.markercluster@1.1.0")
+PACKAGES = (
+    "leaflet@1.9.3",
+    "jquery@3.7.1",
+    "bootstrap@5.2.2",
+    "leaflet.markercluster@1.1.0",
+    "leaflet-draw@1.0.2",
+)
 #: CDN URL pattern -> (npm package, path inside it); groups fill the path template.
 CDN_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"https://cdn\.jsdelivr\.net/npm/(leaflet@1\.9\.3)/(.+)$"), r"\1", r"\2"),
@@ -48,6 +54,8 @@ CDN_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
      "dist/jquery.min.js"),
     (re.compile(r"https://cdnjs\.cloudflare\.com/ajax/libs/leaflet\.markercluster/(1\.1\.0)/(.+)$"),
      r"leaflet.markercluster@\1", r"dist/\2"),
+    (re.compile(r"https://cdnjs\.cloudflare\.com/ajax/libs/leaflet\.draw/(1\.0\.2)/(.+)$"),
+     r"leaflet-draw@\1", r"dist/\2"),
 )  # fmt: skip
 CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css", ".png": "image/png"}
 

@@ -193,6 +193,12 @@ def test_paint_a_cell_into_another_territory(page, app_url: str, artifacts: Path
     assert {t: n for t, n in after.items() if t not in (source, target)} == {
         t: n for t, n in before.items() if t not in (source, target)
     }
+    # The map kept the view the user zoomed to: it was never remounted.
+    zoom = page.evaluate(
+        """() => document.querySelector('iframe[title="streamlit_folium.st_folium"]')
+                   .contentWindow.map_div.getZoom()"""
+    )
+    assert zoom == 15
     page.screenshot(path=str(artifacts / "paint-applied.png"), full_page=True)
     with (artifacts / "timings.txt").open("a") as fh:
         fh.write(f"click_to_selection_s={click_to_selection:.2f}\n")
