@@ -175,6 +175,20 @@ def locked_cells(prior: Plan | None, ids: tuple[str, ...]) -> tuple[dict[int, in
     return out, notes if lost else []
 
 
+def with_baseline_overrides(plan: Plan, baseline: Plan, accounts: pd.DataFrame) -> Plan:
+    """Account-level decisions of the baseline (hand overrides, earlier placements) stay.
+
+    A rerun with a baseline moves as little as it can; dropping an override would move
+    its account silently. Overrides into territories that no longer exist are released.
+    """
+    present = set(accounts["account_id"].astype(str).tolist())
+    ids = set(plan.territory_ids)
+    keep = {a: t for a, t in baseline.overrides.items() if a in present and t in ids}
+    if not keep:
+        return plan
+    return replace(plan, overrides={**keep, **plan.overrides})
+
+
 def with_locked_accounts(
     plan: Plan, accounts: pd.DataFrame, lock_t: NDArray[np.int64], fine: NDArray[np.uint64]
 ) -> Plan:

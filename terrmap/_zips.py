@@ -22,7 +22,7 @@ _ZIP_SPACE = 100_000  # 5-digit ZIP codes as numbers
 
 def normalize_zips(texts: pd.Series) -> pd.Series:
     """:func:`terrmap.postal.normalize_zip`, run only on the cells not already 5 digits."""
-    five = texts.str.fullmatch(r"\d{5}").fillna(False).to_numpy(dtype=bool)
+    five = texts.str.fullmatch(r"[0-9]{5}").fillna(False).to_numpy(dtype=bool)
     rest = ~five & texts.notna().to_numpy(dtype=bool)
     norm = texts.where(five)
     if rest.any():

@@ -501,6 +501,8 @@ def build_plan(
         random_state=random_state,
         params={"k": len(ids), "resolution": res, "n_accounts": len(accounts)},
     )  # fmt: skip
+    if baseline is not None:
+        plan = _build.with_baseline_overrides(plan, baseline, accounts)
     plan = _build.with_locked_accounts(plan, accounts, lock_t, fine)
     if cfg.place_accounts:
         room = None

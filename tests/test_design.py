@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from terrmap import grid, metrics
@@ -418,6 +418,7 @@ def test_property_locked_cells_never_move(seed, n_locked, k_new):
 
 @settings(max_examples=5)
 @given(seed=st.integers(0, 1000), cap=st.integers(0, 60), new_cap=st.floats(60, 200))
+@example(seed=219, cap=0, new_cap=60.0)  # a rerun once dropped the baseline's placed accounts
 def test_property_max_moved_cap(seed, cap, new_cap):
     acc = make_accounts(400, seed, cities=3)
     reps = make_reps(acc, 4, seed)
