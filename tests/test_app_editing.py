@@ -17,6 +17,7 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
+from app_harness import app_state, edit_session, ran_ok, set_app_env
 from edit_world import world
 from streamlit.testing.v1 import AppTest
 
@@ -26,7 +27,7 @@ from terrmap.scoring import ScoringConfig
 from terrmap.selection import cells_in_geometry
 from terrmap.ui.editing import EditSession, publish
 from terrmap.ui.map_events import handle_payload
-from terrmap.ui.state import STATE_KEY, AppState, Dataset
+from terrmap.ui.state import AppState, Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -82,9 +83,7 @@ class FakeMap:
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TERRMAP_TILES", "none")
-    monkeypatch.setenv("TERRMAP_DB_PATH", str(tmp_path / "plans.db"))
-    monkeypatch.delenv("TERRMAP_DB_URL", raising=False)
+    set_app_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture()
@@ -94,33 +93,16 @@ def fake() -> Iterator[FakeMap]:
         yield fake
 
 
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _start(author: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    _ok(at.run())
+    ran_ok(at.run())
     assert at.text_input(key="terrmap_author").value == ""  # the sidebar's "Your name"
     if author is not None:
         # AppTest reruns only the page script after the first run (the app keeps its pages
         # in a folder named ``pages/``, which AppTest treats as a v1 multipage app), so the
         # sidebar cannot be typed into here; set what it remembers instead.
-        _state(at).author = author
+        app_state(at).author = author
     return at
-
-
-def _state(at: AppTest) -> AppState:
-    state = at.session_state[STATE_KEY]
-    assert isinstance(state, AppState)
-    return state
-
-
-def _session(at: AppTest) -> EditSession:
-    session = _state(at).editing
-    assert isinstance(session, EditSession)
-    return session
 
 
 def _kpis(at: AppTest) -> pd.DataFrame:
@@ -146,69 +128,69 @@ def _texts(at: AppTest) -> str:
 
 
 def _select_cell(at: AppTest, fake: FakeMap, cell: int, territory_id: str) -> None:
-    _ok(at.segmented_control(key="ed_mode").set_value("select").run())
+    ran_ok(at.segmented_control(key="ed_mode").set_value("select").run())
     fake.click(cell, territory_id)
-    _ok(at.run())
+    ran_ok(at.run())
 
 
 def test_click_preview_apply_undo_redo(fake: FakeMap) -> None:
     at = _start()
-    session = _session(at)
+    session = edit_session(at)
     a, b = session.plan.territory_ids[:2]
     cell = _busy_cell(session, a)
     n_moving = int((session.plan.account_cells(session.accounts) == np.uint64(cell)).sum())
     before = _kpis(at)
     _select_cell(at, fake, cell, a)
-    assert _session(at).cells == {cell}
+    assert edit_session(at).cells == {cell}
     assert f"1 cell(s) · {n_moving:,} account(s) in {a}" in _texts(at)
     # A rerun replays the same payload: the click is not toggled off again.
-    _ok(at.run())
-    assert _session(at).cells == {cell}
+    ran_ok(at.run())
+    assert edit_session(at).cells == {cell}
 
-    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    ran_ok(at.selectbox(key="ed_target").set_value(b).run())
     preview = next(d.value for d in at.dataframe if "Δ accounts" in d.value.columns)
     assert list(preview["Role"]) == ["gives", "gets"]
     assert list(preview["Δ accounts"]) == [-n_moving, n_moving]
     assert _kpis(at).equals(before)  # nothing applied yet
 
-    _ok(at.button(key="ed_apply").click().run())
+    ran_ok(at.button(key="ed_apply").click().run())
     after = _kpis(at)
     assert after.loc[a, "Accounts"] == before.loc[a, "Accounts"] - n_moving
     assert after.loc[b, "Accounts"] == before.loc[b, "Accounts"] + n_moving
-    session = _session(at)
+    session = edit_session(at)
     assert session.plan.territory_ids[session.plan.labels[session.plan.cells == cell][0]] == b
     assert session.cells == frozenset() and session.unsaved == 1
     # The edited plan is the app's plan now (other pages see it).
-    assert _state(at).dataset.pinned is not None
-    assert _state(at).dataset.pinned.plan is session.plan
+    assert app_state(at).dataset.pinned is not None
+    assert app_state(at).dataset.pinned.plan is session.plan
 
-    _ok(at.button(key="ed_undo").click().run())
+    ran_ok(at.button(key="ed_undo").click().run())
     assert _kpis(at).equals(before)
-    assert _state(at).dataset.pinned is None  # back to the designed plan
-    _ok(at.button(key="ed_redo").click().run())
+    assert app_state(at).dataset.pinned is None  # back to the designed plan
+    ran_ok(at.button(key="ed_redo").click().run())
     assert _kpis(at).equals(after)
-    assert _session(at).unsaved == 3  # apply, undo, redo: each is a step to save
+    assert edit_session(at).unsaved == 3  # apply, undo, redo: each is a step to save
 
 
 def test_lock_prevents_a_move_and_survives_rebalance(fake: FakeMap) -> None:
     at = _start()
-    session = _session(at)
+    session = edit_session(at)
     a, b = session.plan.territory_ids[:2]
     cell = _busy_cell(session, a)
     _select_cell(at, fake, cell, a)
-    _ok(at.button(key="ed_lock_cells").click().run())
-    assert cell in _session(at).plan.locked_cells
+    ran_ok(at.button(key="ed_lock_cells").click().run())
+    assert cell in edit_session(at).plan.locked_cells
     assert "Locked" in fake.layers  # drawn on the map
     fake.click(cell, a)  # the lock cleared the selection; select it again
-    _ok(at.run())
-    assert _session(at).cells == {cell}
-    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    ran_ok(at.run())
+    assert edit_session(at).cells == {cell}
+    ran_ok(at.selectbox(key="ed_target").set_value(b).run())
     assert any("locked" in str(w.value) for w in at.warning)
     assert not [x for x in at.button if x.key == "ed_apply"]  # nothing to apply
 
     # A rebalance never moves it either.
-    _ok(at.button(key="ed_rebalance").click().run())
-    proposal = _session(at).proposal
+    ran_ok(at.button(key="ed_rebalance").click().run())
+    proposal = edit_session(at).proposal
     assert proposal is not None
     plan = proposal.plan
     assert plan.territory_ids[int(plan.labels[plan.cells == np.uint64(cell)][0])] == a
@@ -217,54 +199,54 @@ def test_lock_prevents_a_move_and_survives_rebalance(fake: FakeMap) -> None:
 
 def test_lasso_selects_every_cell_inside(fake: FakeMap) -> None:
     at = _start()
-    plan = _session(at).plan
+    plan = edit_session(at).plan
     lat, lng = h3.cell_to_latlng(h3.int_to_str(int(plan.cells[len(plan.cells) // 2])))
     d = 0.08
     ring = [[lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d], [lng - d, lat + d]]
     geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
     expected = {int(c) for c in cells_in_geometry(plan, geometry).tolist()}
     assert len(expected) > 3
-    _ok(at.segmented_control(key="ed_mode").set_value("select").run())
+    ran_ok(at.segmented_control(key="ed_mode").set_value("select").run())
     fake.draw(geometry)
-    _ok(at.run())
-    assert _session(at).cells == expected
-    _ok(at.run())  # the same drawing again is not added twice (or toggled)
-    assert _session(at).cells == expected
+    ran_ok(at.run())
+    assert edit_session(at).cells == expected
+    ran_ok(at.run())  # the same drawing again is not added twice (or toggled)
+    assert edit_session(at).cells == expected
     assert "Selection" in fake.layers
 
 
 def test_paint_at_once_and_whole_territory(fake: FakeMap) -> None:
     at = _start()
-    session = _session(at)
+    session = edit_session(at)
     a, b, c = session.plan.territory_ids[:3]
     cell = _busy_cell(session, a)
-    _ok(at.segmented_control(key="ed_mode").set_value("paint").run())
-    _ok(at.selectbox(key="ed_target").set_value(b).run())
-    _ok(at.checkbox(key="ed_paint_now").check().run())
+    ran_ok(at.segmented_control(key="ed_mode").set_value("paint").run())
+    ran_ok(at.selectbox(key="ed_target").set_value(b).run())
+    ran_ok(at.checkbox(key="ed_paint_now").check().run())
     before = _kpis(at)
     fake.click(cell, a)
-    _ok(at.run())
-    session = _session(at)
+    ran_ok(at.run())
+    session = edit_session(at)
     assert session.history.cursor == 1
     assert session.last_change is not None
     assert _kpis(at).loc[b, "Accounts"] > before.loc[b, "Accounts"]
     # Whole territory: one click selects every cell of it.
-    _ok(at.segmented_control(key="ed_mode").set_value("territory").run())
+    ran_ok(at.segmented_control(key="ed_mode").set_value("territory").run())
     other = _busy_cell(session, c)
     fake.click(other, c)
-    _ok(at.run())
-    assert _session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
+    ran_ok(at.run())
+    assert edit_session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
     # The same from the details panel, without the map.
-    _ok(at.button(key="ed_select_terr").click().run())  # selection replaced by the same cells
-    assert _session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
-    _ok(at.selectbox(key="territories_pick").set_value(a).run())
-    _ok(at.button(key="ed_select_terr").click().run())
-    assert _session(at).cells == {int(x) for x in _session(at).plan.cells_of(a).tolist()}
+    ran_ok(at.button(key="ed_select_terr").click().run())  # selection replaced by the same cells
+    assert edit_session(at).cells == {int(x) for x in session.plan.cells_of(c).tolist()}
+    ran_ok(at.selectbox(key="territories_pick").set_value(a).run())
+    ran_ok(at.button(key="ed_select_terr").click().run())
+    assert edit_session(at).cells == {int(x) for x in edit_session(at).plan.cells_of(a).tolist()}
 
 
 def test_account_override_is_shown_on_map_and_table(fake: FakeMap) -> None:
     at = _start()
-    session = _session(at)
+    session = edit_session(at)
     plan = session.plan
     assignment = plan.assign(session.accounts).astype(str).to_numpy()
     free = (
@@ -276,43 +258,43 @@ def test_account_override_is_shown_on_map_and_table(fake: FakeMap) -> None:
     row = session.accounts.loc[free & (assignment == plan.territory_ids[0])].iloc[0]
     acc, target = str(row["account_id"]), plan.territory_ids[3]
     before = _kpis(at)
-    _ok(at.text_input(key="ed_acc_query").set_value(acc).run())
-    _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
-    _ok(at.selectbox(key="ed_acc_target").set_value(target).run())
+    ran_ok(at.text_input(key="ed_acc_query").set_value(acc).run())
+    ran_ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
+    ran_ok(at.selectbox(key="ed_acc_target").set_value(target).run())
     preview = next(d.value for d in at.dataframe if "Δ accounts" in d.value.columns)
     assert sorted(preview["Δ accounts"]) == [-1, 1]
-    _ok(at.button(key="ed_acc_apply").click().run())
-    session = _session(at)
+    ran_ok(at.button(key="ed_acc_apply").click().run())
+    session = edit_session(at)
     assert session.plan.overrides[acc] == target
     assert _kpis(at).loc[target, "Accounts"] == before.loc[target, "Accounts"] + 1
     overrides = next(d.value for d in at.dataframe if "Assigned to" in d.value.columns)
     assert overrides.set_index("Account").loc[acc, "Assigned to"] == target
     assert "Account overrides" in fake.layers
     # Locking the account keeps it from moving back.
-    _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
-    _ok(at.button(key="ed_acc_lock").click().run())
-    assert acc in _session(at).plan.locked_accounts
-    _ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
-    _ok(at.selectbox(key="ed_acc_target").set_value(plan.territory_ids[0]).run())
+    ran_ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
+    ran_ok(at.button(key="ed_acc_lock").click().run())
+    assert acc in edit_session(at).plan.locked_accounts
+    ran_ok(at.multiselect(key="ed_accounts").set_value([acc]).run())
+    ran_ok(at.selectbox(key="ed_acc_target").set_value(plan.territory_ids[0]).run())
     assert any("locked" in str(w.value) for w in at.warning)
 
 
 def test_rebalance_keeps_hand_edits(fake: FakeMap) -> None:
     at = _start()
-    session = _session(at)
+    session = edit_session(at)
     a, b = session.plan.territory_ids[:2]
     cell = _busy_cell(session, a)
     _select_cell(at, fake, cell, a)
-    _ok(at.selectbox(key="ed_target").set_value(b).run())
-    _ok(at.button(key="ed_apply").click().run())
-    _ok(at.button(key="ed_rebalance").click().run())
+    ran_ok(at.selectbox(key="ed_target").set_value(b).run())
+    ran_ok(at.button(key="ed_apply").click().run())
+    ran_ok(at.button(key="ed_rebalance").click().run())
     assert "The engine would move" in _texts(at)
-    proposal = _session(at).proposal
+    proposal = edit_session(at).proposal
     assert proposal is not None
     if proposal.diff.moved_accounts:
-        _ok(at.button(key="ed_rebalance_apply").click().run())
-        assert _session(at).history.cursor == 2
-    plan: Plan = _session(at).plan
+        ran_ok(at.button(key="ed_rebalance_apply").click().run())
+        assert edit_session(at).history.cursor == 2
+    plan: Plan = edit_session(at).plan
     assert plan.territory_ids[int(plan.labels[plan.cells == np.uint64(cell)][0])] == b
 
 
@@ -320,17 +302,17 @@ def test_rebalance_keeps_hand_edits(fake: FakeMap) -> None:
 
 
 def _save_as_new(at: AppTest, name: str) -> None:
-    _ok(at.text_input(key="ed_new_name").set_value(name).run())
-    _ok(at.button(key="ed_save_new").click().run())
+    ran_ok(at.text_input(key="ed_new_name").set_value(name).run())
+    ran_ok(at.button(key="ed_save_new").click().run())
 
 
 def _edit_once(at: AppTest, fake: FakeMap, nth: int = 0) -> tuple[str, str, int]:
-    session = _session(at)
+    session = edit_session(at)
     a, b = session.plan.territory_ids[nth], session.plan.territory_ids[nth + 1]
     cell = _busy_cell(session, a)
     _select_cell(at, fake, cell, a)
-    _ok(at.selectbox(key="ed_target").set_value(b).run())
-    _ok(at.button(key="ed_apply").click().run())
+    ran_ok(at.selectbox(key="ed_target").set_value(b).run())
+    ran_ok(at.button(key="ed_apply").click().run())
     return a, b, cell
 
 
@@ -340,17 +322,17 @@ def test_save_then_reopen_from_the_plans_page(fake: FakeMap) -> None:
     _edit_once(at, fake)
     edited = _kpis(at)
     _save_as_new(at, "FY27 draft")
-    session = _session(at)
+    session = edit_session(at)
     assert session.stored is not None and session.stored.name == "FY27 draft"
     assert session.unsaved == 0
     assert "**FY27 draft** (version 1)" in _texts(at)
 
     # Every applied step becomes a version: an edit, its undo and the redo.
     a, b, cell = _edit_once(at, fake, 3)
-    _ok(at.button(key="ed_undo").click().run())
-    _ok(at.button(key="ed_redo").click().run())
+    ran_ok(at.button(key="ed_undo").click().run())
+    ran_ok(at.button(key="ed_redo").click().run())
     edited = _kpis(at)
-    _ok(at.button(key="ed_save").click().run())
+    ran_ok(at.button(key="ed_save").click().run())
     from terrmap.ui.plans import plan_store
 
     store = plan_store()
@@ -363,13 +345,13 @@ def test_save_then_reopen_from_the_plans_page(fake: FakeMap) -> None:
 
     other = _start()  # another browser session on the same database
     other.switch_page("pages/plans.py").run()
-    _ok(other)
+    ran_ok(other)
     plans = other.dataframe[0].value
     assert list(plans["Plan"]) == ["FY27 draft"] and list(plans["By"]) == ["Ann"]
     other.button(key="pl_open").click().run()
-    _ok(other)
+    ran_ok(other)
     assert other.title[0].value == "Territories"
-    reopened = _session(other)
+    reopened = edit_session(other)
     assert reopened.stored is not None and reopened.stored.version == 4
     assert _kpis(other).equals(edited)
 
@@ -381,30 +363,30 @@ def test_concurrent_save_is_refused_with_who_and_when(fake: FakeMap) -> None:
     bob = _start(author="Bob")
     bob.switch_page("pages/plans.py").run()
     bob.button(key="pl_open").click().run()
-    _ok(bob)
+    ran_ok(bob)
     assert bob.title[0].value == "Territories", [e.value for e in bob.error]
     bob.switch_page("pages/territories.py")  # AppTest does not keep a page switched to in-script
     _edit_once(ann, fake, 0)
-    _ok(ann.button(key="ed_save").click().run())
-    assert _session(ann).stored is not None and _session(ann).stored.version == 2  # type: ignore[union-attr]
+    ran_ok(ann.button(key="ed_save").click().run())
+    assert edit_session(ann).stored is not None and edit_session(ann).stored.version == 2  # type: ignore[union-attr]
     _edit_once(bob, fake, 2)
-    _ok(bob.button(key="ed_save").click().run())
+    ran_ok(bob.button(key="ed_save").click().run())
     warning = "\n".join(str(w.value) for w in bob.warning)
     assert (
         "changed by Ann at" in warning and "reload it, or save your edits as a new plan" in warning
     )
-    session = _session(bob)
+    session = edit_session(bob)
     assert session.conflict is not None and session.unsaved == 1  # nothing lost
     # Reloading takes Ann's version (dropping Bob's step); redoing it and saving as new works.
-    _ok(bob.button(key="ed_reload").click().run())
-    session = _session(bob)
+    ran_ok(bob.button(key="ed_reload").click().run())
+    session = edit_session(bob)
     assert session.conflict is None and session.unsaved == 0
     assert session.stored is not None and session.stored.version == 2
-    assert session.plan.equals(_session(ann).plan)
+    assert session.plan.equals(edit_session(ann).plan)
     _edit_once(bob, fake, 2)
     # Save as new is always possible; Ann's version is untouched.
     _save_as_new(bob, "Shared (Bob)")
-    assert _session(bob).stored is not None and _session(bob).conflict is None
+    assert edit_session(bob).stored is not None and edit_session(bob).conflict is None
     from terrmap.ui.plans import plan_store
 
     store = plan_store()
@@ -416,48 +398,48 @@ def test_corrupt_database_gives_a_clear_error(fake: FakeMap, tmp_path: Path) -> 
     broken.write_bytes(b"this is not a database" * 100)
     at = _start()
     at.switch_page("pages/plans.py").run()
-    _ok(at)
+    ran_ok(at)
     errors = "\n".join(str(e.value) for e in at.error)
     assert "corrupt" in errors and str(broken) in errors
     at.switch_page("pages/territories.py").run()
     _edit_once(at, fake)
     _save_as_new(at, "Will fail")
     assert any("corrupt" in str(e.value) for e in at.error)
-    assert _session(at).stored is None and _session(at).unsaved == 1
+    assert edit_session(at).stored is None and edit_session(at).unsaved == 1
 
 
 @pytest.mark.slow
 def test_history_jump_and_territory_locks(fake: FakeMap) -> None:
     at = _start()
-    origin = _session(at).plan
+    origin = edit_session(at).plan
     _edit_once(at, fake, 0)
     _edit_once(at, fake, 4)
     steps = next(d.value for d in at.dataframe if "Edit" in d.value.columns)
     assert list(steps["Step"]) == [0, 1, 2] and steps["Edit"].iloc[1].startswith("assign: 1 cell")
-    _ok(at.selectbox(key="ed_goto_step").set_value(0).run())
-    _ok(at.button(key="ed_goto").click().run())
-    assert _session(at).plan.equals(origin)
-    _ok(at.selectbox(key="ed_goto_step").set_value(2).run())
-    _ok(at.button(key="ed_goto").click().run())
-    assert _session(at).history.cursor == 2
+    ran_ok(at.selectbox(key="ed_goto_step").set_value(0).run())
+    ran_ok(at.button(key="ed_goto").click().run())
+    assert edit_session(at).plan.equals(origin)
+    ran_ok(at.selectbox(key="ed_goto_step").set_value(2).run())
+    ran_ok(at.button(key="ed_goto").click().run())
+    assert edit_session(at).history.cursor == 2
 
-    plan = _session(at).plan
+    plan = edit_session(at).plan
     a, b = plan.territory_ids[6], plan.territory_ids[7]
-    _ok(at.multiselect(key="ed_lock_terrs").set_value([b]).run())
-    _ok(at.button(key="ed_lock_terr").click().run())
+    ran_ok(at.multiselect(key="ed_lock_terrs").set_value([b]).run())
+    ran_ok(at.button(key="ed_lock_terr").click().run())
     from terrmap.locks import locked_territories
 
-    assert locked_territories(_session(at).plan) == (b,)
+    assert locked_territories(edit_session(at).plan) == (b,)
     assert f"({b})" in _texts(at)
-    cell = _busy_cell(_session(at), a)
+    cell = _busy_cell(edit_session(at), a)
     _select_cell(at, fake, cell, a)
-    _ok(at.selectbox(key="ed_target").set_value(b).run())
+    ran_ok(at.selectbox(key="ed_target").set_value(b).run())
     assert any(f"territory {b} is locked" in str(w.value) for w in at.warning)
-    _ok(at.button(key="ed_unlock_all").click().run())
-    final = _session(at).plan
+    ran_ok(at.button(key="ed_unlock_all").click().run())
+    final = edit_session(at).plan
     assert not final.locked_cells and not final.locked_accounts
-    _ok(at.button(key="ed_lock_all").click().run())
-    assert set(locked_territories(_session(at).plan)) == set(plan.territory_ids)
+    ran_ok(at.button(key="ed_lock_all").click().run())
+    assert set(locked_territories(edit_session(at).plan)) == set(plan.territory_ids)
 
 
 # --------------------------------------------------------------- the session model

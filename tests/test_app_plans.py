@@ -13,6 +13,7 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
+from app_harness import app_state, edit_session, ran_ok, set_app_env
 from streamlit.testing.v1 import AppTest
 
 from terrmap.design import build_plan
@@ -23,7 +24,7 @@ from terrmap.store import PlanStore
 from terrmap.ui.editing import EditSession
 from terrmap.ui.plans import dataset_hash, plan_store, plan_zip, unscored
 from terrmap.ui.plans_page import changed_cells, rep_diff_table
-from terrmap.ui.state import DEFAULT_DESIGN, STATE_KEY, AppState
+from terrmap.ui.state import DEFAULT_DESIGN
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -44,9 +45,7 @@ class FakeMap:
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TERRMAP_TILES", "none")
-    monkeypatch.setenv("TERRMAP_DB_PATH", str(tmp_path / "plans.db"))
-    monkeypatch.delenv("TERRMAP_DB_URL", raising=False)
+    set_app_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture()
@@ -54,23 +53,6 @@ def fake() -> Iterator[FakeMap]:
     fake = FakeMap()
     with mock.patch("streamlit_folium.st_folium", fake):
         yield fake
-
-
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _state(at: AppTest) -> AppState:
-    state = at.session_state[STATE_KEY]
-    assert isinstance(state, AppState)
-    return state
-
-
-def _session(at: AppTest) -> EditSession:
-    session = _state(at).editing
-    assert isinstance(session, EditSession)
-    return session
 
 
 def _moved(plan: Plan, session: EditSession, source: int, target: int, n: int) -> Plan:
@@ -82,8 +64,8 @@ def _moved(plan: Plan, session: EditSession, source: int, target: int, n: int) -
 def seeded(fake: FakeMap) -> tuple[AppTest, PlanStore, dict[str, Plan]]:
     """The app, and a database with "Base" (2 versions) and "Alt" on the sample data."""
     at = AppTest.from_file(APP, default_timeout=240)
-    _ok(at.run())
-    session = _session(at)
+    ran_ok(at.run())
+    session = edit_session(at)
     store = plan_store()
     data = store.save_dataset(session.accounts, session.reps, name="sample", author="carol")
     v1 = session.plan
@@ -92,7 +74,7 @@ def seeded(fake: FakeMap) -> tuple[AppTest, PlanStore, dict[str, Plan]]:
     store.save("Base", v2, expected_version=1, author="dave")
     alt = _moved(v1, session, 2, 3, 6)
     store.create_plan(alt, name="Alt", dataset=data.id, author="erin")
-    _ok(at.switch_page(PLANS).run())
+    ran_ok(at.switch_page(PLANS).run())
     return at, store, {"v1": v1, "v2": v2, "alt": alt}
 
 
@@ -103,50 +85,50 @@ def test_lists_renames_duplicates_and_deletes(seeded: Any) -> None:
     assert listed.set_index("Plan").loc["Base", "Version"] == 2
     assert listed.set_index("Plan").loc["Base", "By"] == "dave"
 
-    _ok(at.selectbox(key="pl_pick").set_value("Base").run())
-    _ok(at.text_input(key="pl_rename").set_value("Base FY27").run())
-    _ok(at.button(key="pl_rename_go").click().run())
+    ran_ok(at.selectbox(key="pl_pick").set_value("Base").run())
+    ran_ok(at.text_input(key="pl_rename").set_value("Base FY27").run())
+    ran_ok(at.button(key="pl_rename_go").click().run())
     assert "Renamed 'Base' to 'Base FY27'." in [s.value for s in at.success]
     assert set(at.dataframe[0].value["Plan"]) == {"Base FY27", "Alt"}
     assert at.selectbox(key="pl_pick").value == "Base FY27"
 
-    _ok(at.text_input(key="pl_dup_name").set_value("Base copy").run())
-    _ok(at.button(key="pl_dup").click().run())
+    ran_ok(at.text_input(key="pl_dup_name").set_value("Base copy").run())
+    ran_ok(at.button(key="pl_dup").click().run())
     copy = store.info("Base copy")
     assert copy.parent_name == "Base FY27" and copy.version == 1
     assert store.open("Base copy").plan.equals(store.open("Base FY27").plan)
 
-    _ok(at.selectbox(key="pl_pick").set_value("Alt").run())
+    ran_ok(at.selectbox(key="pl_pick").set_value("Alt").run())
     assert at.button(key="pl_delete").disabled  # needs the confirmation first
-    _ok(at.checkbox(key="pl_del_ok").check().run())
-    _ok(at.button(key="pl_delete").click().run())
+    ran_ok(at.checkbox(key="pl_del_ok").check().run())
+    ran_ok(at.button(key="pl_delete").click().run())
     assert {p.name for p in store.plans()} == {"Base FY27", "Base copy"}
     assert "delete" in set(store.audit("Alt")["action"])
 
     # A clear message for a name that is taken, nothing changed.
-    _ok(at.selectbox(key="pl_pick").set_value("Base copy").run())
-    _ok(at.text_input(key="pl_rename").set_value("Base FY27").run())
-    _ok(at.button(key="pl_rename_go").click().run())
+    ran_ok(at.selectbox(key="pl_pick").set_value("Base copy").run())
+    ran_ok(at.text_input(key="pl_rename").set_value("Base FY27").run())
+    ran_ok(at.button(key="pl_rename_go").click().run())
     assert at.error and "Base FY27" in str(at.error[0].value)
     assert {p.name for p in store.plans()} == {"Base FY27", "Base copy"}
 
 
 def test_compare_two_plans_per_rep_and_map_toggle(seeded: Any, fake: FakeMap) -> None:
     at, store, plans = seeded
-    _ok(at.selectbox(key="pl_cmp_a").set_value("Base").run())
-    _ok(at.selectbox(key="pl_cmp_b").set_value("Alt").run())
+    ran_ok(at.selectbox(key="pl_cmp_a").set_value("Base").run())
+    ran_ok(at.selectbox(key="pl_cmp_b").set_value("Alt").run())
     diff = store.diff("Base", "Alt")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Accounts moved"] == f"{diff.moved_accounts:,}" and diff.moved_accounts > 0
     table = next(d.value for d in at.dataframe if "Net h" in d.value.columns)
     assert table["In"].sum() == table["Out"].sum() == diff.moved_accounts
-    reps = _session(at).reps
+    reps = edit_session(at).reps
     assert set(table["Rep"]) <= set(reps["name"].astype(str))  # named by rep, not by id
     fake.keys.clear()
-    _ok(at.run())
+    ran_ok(at.run())
     assert {"pl_cmp_map_A", "pl_cmp_map_B"} <= set(fake.keys)  # side by side
     fake.keys.clear()
-    _ok(at.segmented_control(key="pl_cmp_map").set_value("B").run())
+    ran_ok(at.segmented_control(key="pl_cmp_map").set_value("B").run())
     assert "pl_cmp_map_B" in fake.keys and "pl_cmp_map_A" not in fake.keys
     # The changed cells are exactly where the two partitions differ.
     changed = changed_cells(plans["v1"], plans["alt"])
@@ -157,17 +139,17 @@ def test_compare_two_plans_per_rep_and_map_toggle(seeded: Any, fake: FakeMap) ->
 
 def test_open_a_past_version_and_save_it_as_the_newest(seeded: Any) -> None:
     at, store, plans = seeded
-    _ok(at.selectbox(key="pl_pick").set_value("Base").run())
+    ran_ok(at.selectbox(key="pl_pick").set_value("Base").run())
     history = next(d.value for d in at.dataframe if "Step" in d.value.columns)
     assert list(history["Version"]) == [2, 1] and list(history["Who"]) == ["dave", "carol"]
-    _ok(at.selectbox(key="pl_version").set_value(1).run())
-    _ok(at.button(key="pl_open_version").click().run())
-    session = _session(at)
+    ran_ok(at.selectbox(key="pl_version").set_value(1).run())
+    ran_ok(at.button(key="pl_open_version").click().run())
+    session = edit_session(at)
     assert session.plan.equals(plans["v1"])
     assert session.stored is not None and session.stored.version == 2
     assert session.unsaved == 1 and session.journal[0][1].kind == "revert"
     at.switch_page("pages/territories.py").run()
-    _ok(at.button(key="ed_save").click().run())
+    ran_ok(at.button(key="ed_save").click().run())
     head = store.open("Base")
     assert head.version == 3 and head.plan.equals(plans["v1"])
     assert [v.kind for v in store.versions("Base")][-1] == "revert"
@@ -204,14 +186,14 @@ def test_opening_a_plan_made_on_other_data_loads_its_data(
     data = store.save_dataset(subset, sample_reps, name="subset")
     store.create_plan(plan, name="Subset plan", dataset=data.id, author="fay")
     at = AppTest.from_file(APP, default_timeout=240)
-    _ok(at.run())
-    _ok(at.switch_page(PLANS).run())
-    _ok(at.button(key="pl_open").click().run())
-    state = _state(at)
+    ran_ok(at.run())
+    ran_ok(at.switch_page(PLANS).run())
+    ran_ok(at.button(key="pl_open").click().run())
+    state = app_state(at)
     assert state.dataset.name == "Plan 'Subset plan'" and len(state.dataset.accounts) == 1500
     assert "fit_score" not in state.dataset.accounts.columns  # kept as loaded
     at.switch_page("pages/territories.py").run()
-    _ok(at)
+    ran_ok(at)
     kpis = at.dataframe[-1].value
     assert int(kpis["Accounts"].sum()) == int(plan.assign(subset).notna().sum())
 

@@ -7,11 +7,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.spatial import cKDTree
+from voronoi import voronoi_plan
 
 from terrmap.errors import InputError
-from terrmap.grid import cells_to_latlon, latlon_to_cells, study_area
-from terrmap.plan import Plan
 from terrmap.scenarios import (
     Hire,
     PlanSnapshot,
@@ -25,21 +23,6 @@ from terrmap.scenarios import (
     travel_hours,
 )
 from terrmap.scoring import ScoringConfig
-
-
-def voronoi_plan(accounts: pd.DataFrame, reps: pd.DataFrame, res: int = 6) -> Plan:
-    """A hand-made plan: every study-area cell goes to the nearest rep home."""
-    occupied = latlon_to_cells(
-        accounts["lat"].to_numpy(float), accounts["lon"].to_numpy(float), res
-    )
-    cells = study_area(occupied, rings=1)
-    lat, lon = cells_to_latlon(cells)
-    _, labels = cKDTree(reps[["home_lat", "home_lon"]].to_numpy(float)).query(
-        np.column_stack([lat, lon])
-    )
-    ids = tuple(reps["rep_id"].astype(str))
-    return Plan(cells=cells, labels=labels.astype(np.int32), territory_ids=ids, rep_ids=ids,
-                resolution=res)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
