@@ -115,6 +115,17 @@ def _kpi_accounts(page) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {row[0]: int(row[at].replace(",", "")) for row in rows}
 
 
+def _kpi_accounts_after(page, before: dict[str, int], timeout: float = 60.0) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The KPI table once it differs from ``before`` (polled: the table redraws after the
+    rerun that applied the edit has settled), or as it is after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = _kpi_accounts(page)
+        if now != before or time.monotonic() > deadline:
+            return now
+        page.wait_for_timeout(250)
+
+
 def _pick(page, group: int, label: str) -> None:  # type: ignore[no-untyped-def]
     """Click an option of the ``group``-th segmented control and wait for the rerun."""
     page.locator("[data-testid='stButtonGroup']").nth(group).get_by_text(label, exact=True).click()
@@ -186,7 +197,7 @@ def test_paint_a_cell_into_another_territory(page, app_url: str, artifacts: Path
     apply.click()
     page.get_by_role("button", name=re.compile(r"Undo \(1\)")).wait_for()
     _wait_idle(page)
-    after = _kpi_accounts(page)
+    after = _kpi_accounts_after(page, before)
     apply_to_table = time.monotonic() - started
     assert after[source] == before[source] - moving
     assert after[target] == before[target] + moving
