@@ -278,11 +278,19 @@ def _solve_flow(
 
 
 def spread(
-    x: NDArray[np.float64], w: NDArray[np.float64], labels: NDArray[np.int64], k: int
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    labels: NDArray[np.int64],
+    k: int,
+    centres: NDArray[np.float64] | None = None,
 ) -> float:
-    """Weighted mean km from each cell to its territory's centroid (lower = compact)."""
+    """Weighted mean km from each cell to its territory's centroid (lower = compact).
+
+    With ``centres`` (one point per territory, e.g. the reps' homes) the distance is
+    measured to those points instead.
+    """
     ok = labels >= 0
-    c = centroids(x, w, labels, k, np.zeros((k, 3)))
+    c = centroids(x, w, labels, k, np.zeros((k, 3))) if centres is None else centres
     d = np.linalg.norm(x[ok] - c[labels[ok]], axis=1)
     return float((d * w[ok]).sum() / max(float(w[ok].sum()), 1e-12))
 

@@ -11,7 +11,6 @@ Private to the store modules; :mod:`terrmap.store` re-exports the records.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from terrmap._schema_db import (
 )
 from terrmap._schema_db import datasets as datasets_table
 from terrmap._schema_db import plans as plans_table
-from terrmap._store_codec import frame_hash, frame_to_parquet, parquet_to_frame
+from terrmap._store_codec import dataset_hash, frame_to_parquet, parquet_to_frame
 
 if TYPE_CHECKING:
     from terrmap._plan_rows import PlanInfo
@@ -95,10 +94,7 @@ def insert_dataset(
     author: str | None,
 ) -> DatasetInfo:
     """Store accounts (and reps) unless the same content is stored already."""
-    digest = hashlib.sha256(frame_hash(accounts).encode())
-    if reps is not None:
-        digest.update(frame_hash(reps).encode())
-    content_hash = digest.hexdigest()
+    content_hash = dataset_hash(accounts, reps)
     found = conn.execute(
         sa.select(*_DATASET_COLUMNS).where(datasets_table.c.content_hash == content_hash)
     ).first()

@@ -29,6 +29,7 @@ from terrmap.plan import DesignReport, Plan
 __all__ = [
     "array_to_blob",
     "blob_to_array",
+    "dataset_hash",
     "frame_hash",
     "frame_to_parquet",
     "jsonable",
@@ -71,6 +72,14 @@ def array_to_blob(values: np.ndarray) -> tuple[str, bytes]:
 def blob_to_array(data: bytes) -> np.ndarray:
     """The array stored by :func:`array_to_blob`."""
     return np.asarray(np.load(io.BytesIO(zlib.decompress(data)), allow_pickle=False))
+
+
+def dataset_hash(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> str:
+    """The content hash of a dataset: its accounts and (when given) its reps."""
+    digest = hashlib.sha256(frame_hash(accounts).encode())
+    if reps is not None:
+        digest.update(frame_hash(reps).encode())
+    return digest.hexdigest()
 
 
 def frame_hash(frame: pd.DataFrame) -> str:

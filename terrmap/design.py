@@ -331,23 +331,11 @@ def _fresh_labels(
         score = alloc.spread(inp.x, inp.w, labels, k)
         if hx is not None:
             # A rep drives from home: weigh the distance from each rep's home too.
-            score += HOME_WEIGHT * _home_spread(inp.x, inp.w, labels, hx)
+            score += HOME_WEIGHT * alloc.spread(inp.x, inp.w, labels, k, centres=hx)
         if best is None or score < best[0] - 1e-9:
             best = (score, labels, out, rounds_total)
     assert best is not None
     return best[1], best[2], rounds_total
-
-
-def _home_spread(
-    x: NDArray[np.float64],
-    w: NDArray[np.float64],
-    labels: NDArray[np.int64],
-    hx: NDArray[np.float64],
-) -> float:
-    """Workload-weighted mean distance from each cell to its territory's rep home."""
-    ok = labels >= 0
-    d = np.linalg.norm(x[ok] - hx[labels[ok]], axis=1)
-    return float((d * w[ok]).sum() / max(float(w[ok].sum()), 1e-12))
 
 
 def _realign(

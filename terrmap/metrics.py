@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BALANCE_COLUMNS",
+    "balance_weights",
     "coefficient_of_variation",
     "compactness_km",
     "contiguity",
@@ -31,6 +32,7 @@ __all__ = [
     "max_abs_deviation",
     "moved_accounts",
     "plan_health",
+    "target_shares",
     "territory_compactness_km",
     "territory_loads",
     "territory_table",
@@ -181,7 +183,7 @@ def moved_accounts(plan: Plan, baseline: Plan, accounts: pd.DataFrame) -> NDArra
     return np.asarray(accounts["account_id"].astype(str).to_numpy()[diff], dtype=object)
 
 
-def _balance_weights(accounts: pd.DataFrame, balance: str) -> NDArray[np.float64]:
+def balance_weights(accounts: pd.DataFrame, balance: str) -> NDArray[np.float64]:
     col = BALANCE_COLUMNS.get(balance)
     if col is None:
         return np.ones(len(accounts), dtype=float)
@@ -197,7 +199,7 @@ def _labels_of(plan: Plan, accounts: pd.DataFrame) -> NDArray[np.int64]:
     return np.asarray(ids.map(index).fillna(-1).to_numpy(np.int64), dtype=np.int64)
 
 
-def _target_shares(plan: Plan) -> NDArray[np.float64]:
+def target_shares(plan: Plan) -> NDArray[np.float64]:
     shares = plan.params.get("target_shares")
     if shares is None or len(shares) != plan.k:
         return np.full(plan.k, 1.0 / max(plan.k, 1))
@@ -217,15 +219,15 @@ def territory_table(
     """
     k = plan.k
     lab = _labels_of(plan, accounts)
-    work = _balance_weights(accounts, "workload")
+    work = balance_weights(accounts, "workload")
     balance = str(plan.params.get("balance", "workload"))
-    bal = _balance_weights(accounts, balance)
+    bal = balance_weights(accounts, balance)
     tier = pd.to_numeric(
         accounts.get("tier", pd.Series(np.nan, index=accounts.index)), errors="coerce"
     )
     tier_arr = tier.to_numpy(float, na_value=np.nan)
     loads = territory_loads(bal, lab, n_territories=k)
-    targets = _target_shares(plan) * loads.sum()
+    targets = target_shares(plan) * loads.sum()
     cw = work if work.sum() > 0 else np.ones(len(accounts))
     lat = accounts["lat"].to_numpy(float, na_value=np.nan)
     lon = accounts["lon"].to_numpy(float, na_value=np.nan)
@@ -240,7 +242,7 @@ def territory_table(
             },
             "workload_hours": territory_loads(work, lab, n_territories=k),
             "opportunity": territory_loads(
-                _balance_weights(accounts, "opportunity"), lab, n_territories=k
+                balance_weights(accounts, "opportunity"), lab, n_territories=k
             ),
             "target": targets,
             "deviation": deviations(loads, targets),
@@ -289,9 +291,9 @@ def plan_health(plan: Plan, accounts: pd.DataFrame) -> dict[str, Any]:
     """
     lab = _labels_of(plan, accounts)
     balance = str(plan.params.get("balance", "workload"))
-    loads = territory_loads(_balance_weights(accounts, balance), lab, n_territories=plan.k)
-    targets = _target_shares(plan) * loads.sum()
-    work = _balance_weights(accounts, "workload")
+    loads = territory_loads(balance_weights(accounts, balance), lab, n_territories=plan.k)
+    targets = target_shares(plan) * loads.sum()
+    work = balance_weights(accounts, "workload")
     cw = work if work.sum() > 0 else np.ones(len(accounts))
     contig = contiguity(plan.cells, plan.labels, n_territories=plan.k)
     owners = pd.DataFrame({"id": accounts["account_id"].astype(str).to_numpy(), "lab": lab})

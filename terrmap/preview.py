@@ -21,11 +21,11 @@ from terrmap.edits import Change, Edit, EditKind, EditResult
 from terrmap.errors import TerrmapError
 from terrmap.grid import adjacency
 from terrmap.metrics import (  # the balance weights and targets territory_table uses
-    _balance_weights,
-    _target_shares,
+    balance_weights,
     contiguity,
     deviations,
     haversine_km,
+    target_shares,
     territory_loads,
     weighted_centroids,
 )
@@ -75,7 +75,7 @@ def _latlon(accounts: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.flo
 
 def _travel_weights(accounts: pd.DataFrame) -> NDArray[np.float64]:
     """Workload per account; equal weights when there is no workload at all."""
-    work = _balance_weights(accounts, "workload")
+    work = balance_weights(accounts, "workload")
     return work if work.sum() > 0 else np.ones(len(accounts))
 
 
@@ -107,9 +107,9 @@ def _kpis(
     adj: sparse.csr_matrix,
 ) -> pd.DataFrame:
     k = plan.k
-    work = _balance_weights(accounts, "workload")
+    work = balance_weights(accounts, "workload")
     balance = str(plan.params.get("balance", "workload"))
-    bal = territory_loads(_balance_weights(accounts, balance), labels, n_territories=k)
+    bal = territory_loads(balance_weights(accounts, balance), labels, n_territories=k)
     lat, lon = _latlon(accounts)
     ok = (labels >= 0) & np.isfinite(lat) & np.isfinite(lon)
     w = _travel_weights(accounts)
@@ -125,10 +125,10 @@ def _kpis(
             ),
             "workload_hours": territory_loads(work, labels, n_territories=k),
             "opportunity": territory_loads(
-                _balance_weights(accounts, "opportunity"), labels, n_territories=k
+                balance_weights(accounts, "opportunity"), labels, n_territories=k
             ),
             "travel_km": travel,
-            "deviation": deviations(bal, _target_shares(plan) * bal.sum()),
+            "deviation": deviations(bal, target_shares(plan) * bal.sum()),
             "contiguous": contiguity(plan.cells, plan.labels, n_territories=k, adj=adj),
         },
         index=pd.Index(plan.territory_ids, name="territory_id"),
@@ -252,7 +252,7 @@ def diff_plans(a: Plan, b: Plan, accounts: pd.DataFrame) -> PlanDiff:
     ta = a.assign(accounts).astype("string")
     tb = b.assign(accounts).astype("string")
     moved = (ta.fillna("") != tb.fillna("")).to_numpy()
-    work = pd.Series(_balance_weights(accounts, "workload"), index=accounts.index)
+    work = pd.Series(balance_weights(accounts, "workload"), index=accounts.index)
     moves = pd.DataFrame(
         {
             "account_id": accounts["account_id"].astype("string")[moved].to_numpy(),

@@ -50,7 +50,7 @@ from terrmap._schema_db import (
 )
 from terrmap._schema_db import plans as plans_table
 from terrmap._store_base import Dataset, DatasetInfo, StoreBase, insert_dataset
-from terrmap._store_codec import frame_hash, jsonable
+from terrmap._store_codec import dataset_hash, frame_hash, jsonable
 from terrmap.edits import Edit
 from terrmap.plan import Plan, read_plan_dir, write_plan_dir
 from terrmap.preview import PlanDiff, diff_plans, plan_changes
@@ -69,6 +69,7 @@ __all__ = [
     "StoreError",
     "StoredPlan",
     "VersionInfo",
+    "dataset_hash",
     "default_db_url",
     "frame_hash",
     "migrate",

@@ -20,9 +20,9 @@ from terrmap.design import build_plan
 from terrmap.edits import assign_cells
 from terrmap.plan import Plan
 from terrmap.scoring import score_accounts
-from terrmap.store import PlanStore
+from terrmap.store import PlanStore, dataset_hash
 from terrmap.ui.editing import EditSession
-from terrmap.ui.plans import dataset_hash, plan_store, plan_zip, unscored
+from terrmap.ui.plans import plan_store, plan_zip, unscored
 from terrmap.ui.plans_page import changed_cells, rep_diff_table
 from terrmap.ui.state import DEFAULT_DESIGN
 

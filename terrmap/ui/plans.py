@@ -16,7 +16,6 @@ user reloads or saves the edits as a new plan.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tempfile
 import zipfile
@@ -36,15 +35,14 @@ from terrmap.store import (
     PlanRef,
     PlanStore,
     StoreError,
+    dataset_hash,
     default_db_url,
-    frame_hash,
 )
 from terrmap.ui.editing import EditSession, StoredRef, ensure_session, plan_key
 from terrmap.ui.state import AppState, Dataset, stable_key
 
 __all__ = [
     "database_label",
-    "dataset_hash",
     "open_stored",
     "plan_store",
     "plan_zip",
@@ -78,14 +76,6 @@ def database_label() -> str:
         return url.removeprefix("sqlite:///")
     head, _, tail = url.partition("@")
     return f"{head.split('://')[0]}://…@{tail}" if tail else url
-
-
-def dataset_hash(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> str:
-    """The content hash the store gives these frames (``PlanStore.save_dataset``)."""
-    digest = hashlib.sha256(frame_hash(accounts).encode())
-    if reps is not None:
-        digest.update(frame_hash(reps).encode())
-    return digest.hexdigest()
 
 
 def unscored(accounts: pd.DataFrame) -> pd.DataFrame:
