@@ -108,11 +108,11 @@ def realise(
         for _ in range(2000):  # empty ground may have to move before weighted cells
             if need <= 0:
                 break
-            moved = _move_layer(adj, lab, counts, w, x, seeds, locked, a, b, need, budget)
-            if moved == 0.0:
+            moved, n = _move_layer(adj, lab, counts, w, x, seeds, locked, a, b, need, budget)
+            if n == 0:
                 break
             need -= moved
-            moves += 1
+            moves += n
     return lab, moves
 
 
@@ -128,28 +128,44 @@ def _move_layer(
     b: int,
     need: float,
     budget: MoveBudget | None,
-) -> float:
-    """Move one suitable border cell of ``a`` into ``b``; return its weight (0: none)."""
+) -> tuple[float, int]:
+    """Move part of ``a``'s border with ``b`` into ``b``; return (weight, cells) moved.
+
+    The quarter of the border cells nearest ``b``'s seed (relative to ``a``'s) are
+    taken in that order, each only while ``need`` is left and if ``a`` stays
+    connected without it; the territory-wide connectivity search runs only when no
+    cell passes the local test. (The border is recomputed on the next call, so the
+    transfer grows from the side facing ``b``.)
+    """
     src, dst = neighbour_pairs(adj, np.flatnonzero(lab == a))
     cand = np.unique(src[lab[dst] == b])
     cand = cand[~locked[cand] & (w[cand] <= 2 * need)]
-    if cand.size == 0:
-        return 0.0
+    if cand.size == 0 or counts[a] <= 1:
+        return 0.0, 0
     gain = ((x[cand] - seeds[b]) ** 2).sum(1) - ((x[cand] - seeds[a]) ** 2).sum(1)
     ordered = cand[np.argsort(gain, kind="stable")].tolist()
-    if budget is not None:
-        ordered = [c for c in ordered if budget.allows(c, a, b)]
-    if counts[a] <= 1:
-        return 0.0
-    # Cheap local test first; the territory-wide search only for the best few.
-    pick = next((c for c in ordered[:40] if removable(adj, lab, c, local_only=True)), None)
-    if pick is None:
-        pick = next((c for c in ordered[:3] if removable(adj, lab, c)), None)
-    if pick is None:
-        return 0.0
-    if budget is not None:
-        budget.moved += float(budget.delta(np.array([pick]), np.array([a]), np.array([b]))[0])
-    lab[pick] = b
-    counts[a] -= 1
-    counts[b] += 1
-    return float(w[pick]) if w[pick] > 0 else 1e-12
+    moved, n = 0.0, 0
+
+    def take(cell: int) -> None:
+        nonlocal moved, n
+        n += 1
+        if budget is not None:
+            budget.moved += float(budget.delta(np.array([cell]), np.array([a]), np.array([b]))[0])
+        lab[cell] = b
+        counts[a] -= 1
+        counts[b] += 1
+        moved += float(w[cell]) if w[cell] > 0 else 1e-12
+
+    for cell in ordered[: max(4, len(ordered) // 4)]:
+        if need - moved <= 0 or counts[a] <= 1:
+            break
+        if w[cell] > 2 * (need - moved) or (budget is not None and not budget.allows(cell, a, b)):
+            continue
+        if removable(adj, lab, cell, local_only=True):
+            take(cell)
+    if moved == 0.0:
+        usable = [c for c in ordered if budget is None or budget.allows(c, a, b)]
+        pick = next((c for c in usable[:3] if removable(adj, lab, c)), None)
+        if pick is not None:
+            take(pick)
+    return moved, n

@@ -118,11 +118,16 @@ def latlon_to_cells(lat: ArrayLike, lon: ArrayLike, res: int) -> NDArray[np.uint
     return out
 
 
+#: Cell centres are looked up again on every re-plan of the same ground; h3 has no
+#: vectorised call, so the per-cell call is memoised (about 40 MB when full).
+_centre = lru_cache(maxsize=1 << 18)(h3n.cell_to_latlng)
+
+
 def cells_to_latlon(cells: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Centre (lat, lon) of each cell."""
     arr = np.asarray(cells, dtype=np.uint64)
     uniq, inverse = np.unique(arr, return_inverse=True)
-    pts = np.array([h3n.cell_to_latlng(int(c)) for c in uniq.tolist()], dtype=np.float64)
+    pts = np.array([_centre(c) for c in uniq.tolist()], dtype=np.float64)
     pts = pts.reshape(-1, 2)[inverse.ravel()]
     return pts[:, 0].copy(), pts[:, 1].copy()
 

@@ -193,8 +193,10 @@ def balance_weights(accounts: pd.DataFrame, balance: str) -> NDArray[np.float64]
     return np.asarray(np.nan_to_num(vals, nan=0.0), dtype=np.float64)
 
 
-def _labels_of(plan: Plan, accounts: pd.DataFrame) -> NDArray[np.int64]:
-    ids = plan.assign(accounts)
+def _labels_of(
+    plan: Plan, accounts: pd.DataFrame, assignment: pd.Series | None = None
+) -> NDArray[np.int64]:
+    ids = plan.assign(accounts) if assignment is None else assignment
     index = {t: i for i, t in enumerate(plan.territory_ids)}
     return np.asarray(ids.map(index).fillna(-1).to_numpy(np.int64), dtype=np.int64)
 
@@ -208,17 +210,22 @@ def target_shares(plan: Plan) -> NDArray[np.float64]:
 
 
 def territory_table(
-    plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame | None = None
+    plan: Plan,
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame | None = None,
+    *,
+    assignment: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per territory with its load, target, deviation, capacity and shape.
 
     Columns: ``territory_id, rep_id, rep_name, accounts, tier1, tier2, tier3,
     workload_hours, opportunity, target, deviation, capacity_hours, utilisation,
     compactness_km, contiguous, cells``. ``target`` and ``deviation`` are in the plan's
-    balance metric (``plan.params["balance"]``, default workload).
+    balance metric (``plan.params["balance"]``, default workload). ``assignment``:
+    ``plan.assign(accounts)`` when the caller already has it.
     """
     k = plan.k
-    lab = _labels_of(plan, accounts)
+    lab = _labels_of(plan, accounts, assignment)
     work = balance_weights(accounts, "workload")
     balance = str(plan.params.get("balance", "workload"))
     bal = balance_weights(accounts, balance)
@@ -279,8 +286,12 @@ def _add_rep_columns(table: pd.DataFrame, reps: pd.DataFrame | None) -> pd.DataF
     return table[cols]
 
 
-def plan_health(plan: Plan, accounts: pd.DataFrame) -> dict[str, Any]:
+def plan_health(
+    plan: Plan, accounts: pd.DataFrame, *, assignment: pd.Series | None = None
+) -> dict[str, Any]:
     """Plan-level checks: balance, contiguity, compactness, coverage.
+
+    ``assignment``: ``plan.assign(accounts)`` when the caller already has it.
 
     Returns
     -------
@@ -289,7 +300,7 @@ def plan_health(plan: Plan, accounts: pd.DataFrame) -> dict[str, Any]:
         by workload), ``unassigned_accounts`` (outside every territory) and
         ``multiply_owned_accounts`` (an account id given more than one territory).
     """
-    lab = _labels_of(plan, accounts)
+    lab = _labels_of(plan, accounts, assignment)
     balance = str(plan.params.get("balance", "workload"))
     loads = territory_loads(balance_weights(accounts, balance), lab, n_territories=plan.k)
     targets = target_shares(plan) * loads.sum()

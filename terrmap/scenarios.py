@@ -233,7 +233,7 @@ def snapshot(
     PlanSnapshot
     """
     assignment = plan.assign(accounts)
-    table = territory_table(plan, accounts, reps).copy()
+    table = territory_table(plan, accounts, reps, assignment=assignment).copy()
     travel = travel_hours(accounts, assignment, reps, scoring=scoring)
     table["travel_hours"] = table["territory_id"].map(travel).astype(float).fillna(0.0)
     workload = table["workload_hours"].to_numpy(float)
@@ -249,7 +249,7 @@ def snapshot(
         reps=reps if reps is not None else empty_reps,
         assignment=assignment,
         table=table,
-        health=dict(plan_health(plan, accounts)),
+        health=dict(plan_health(plan, accounts, assignment=assignment)),
         scoring=scoring,
     )
 
