@@ -16,8 +16,16 @@ import folium
 import streamlit as st
 
 from terrmap.layers import MapSelection, Tiles, selection_from_payload
+from terrmap.ui.assets import localize
 
-__all__ = ["CLICK_OBJECTS", "EDIT_OBJECTS", "map_tiles", "render_edit_map", "render_map"]
+__all__ = [
+    "CLICK_OBJECTS",
+    "EDIT_OBJECTS",
+    "map_tiles",
+    "render_edit_map",
+    "render_map",
+    "render_static_map",
+]
 
 #: What the map sends back: clicks only (no bounds/zoom/center, which change on pan).
 CLICK_OBJECTS: tuple[str, ...] = ("last_active_drawing", "last_object_clicked", "last_clicked")
@@ -70,6 +78,7 @@ def render_map(
         if on_select is not None:
             on_select(selection_from_payload(st.session_state.get(key)))
 
+    localize(base, *layers)
     payload: Any = streamlit_folium.st_folium(
         base,
         key=key,
@@ -117,6 +126,7 @@ def render_edit_map(
         if on_payload is not None:
             on_payload(st.session_state.get(key))
 
+    localize(base, *layers)
     payload: Any = streamlit_folium.st_folium(
         base,
         key=key,
@@ -128,3 +138,39 @@ def render_edit_map(
         on_change=changed if on_payload is not None else None,
     )
     return payload if isinstance(payload, Mapping) else None
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _static_html(content_key: str, _base: folium.Map, _layers: tuple[Any, ...]) -> str:
+    for layer in _layers:
+        layer.add_to(_base)
+    folium.LayerControl(collapsed=False).add_to(_base)
+    localize(_base)
+    return str(_base.get_root().render())
+
+
+def render_static_map(
+    base: folium.Map,
+    layers: Sequence[folium.FeatureGroup],
+    *,
+    content_key: str,
+    height: int = 560,
+) -> None:
+    """Show a display-only map whose HTML is built once per ``content_key``.
+
+    For a map that does not change while the page reruns (the baseline beside a
+    scenario): reruns resend the same cached page, so the browser keeps the frame
+    as it is and the server renders nothing.
+
+    Parameters
+    ----------
+    base
+        The base map (``terrmap.layers.base_map``).
+    layers
+        Its layers.
+    content_key
+        Identifies what the map shows (e.g. the plan's key); same key, same map.
+    height
+        Height in pixels.
+    """
+    st.iframe(_static_html(content_key, base, tuple(layers)), height=height)
