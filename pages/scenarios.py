@@ -10,9 +10,15 @@ import streamlit as st
 from terrmap.errors import TerrmapError
 from terrmap.layers import MapSelection, base_map
 from terrmap.scenarios import Hire, Scenario, compare_plans, curve_row, hire_location
-from terrmap.ui.cache import baseline_snapshot, scenario_snapshot, shapes_of, team_sizes
+from terrmap.ui.cache import (
+    baseline_snapshot,
+    prefetch_scenarios,
+    scenario_snapshot,
+    shapes_of,
+    team_sizes,
+)
 from terrmap.ui.errors import error_boundary, show_error
-from terrmap.ui.maps import map_tiles, render_map
+from terrmap.ui.maps import map_tiles, render_map, render_static_map
 from terrmap.ui.state import get_state, stable_key
 from terrmap.ui.widgets import data_bounds, plan_layers, show_legend
 
@@ -284,6 +290,19 @@ def what_if() -> None:
         result = scenario_snapshot(base_key, scenario, state.dataset, base, state.design)
         result_key = stable_key(base_key, scenario)
         show_results(result, result_key, scenario)
+        # One rep more or less is the likeliest next move: have it ready.
+        prefetch_scenarios(base_key, _neighbours(scenario), state.dataset, base, state.design)
+
+
+def _neighbours(sc: Scenario) -> list[Scenario]:
+    """The scenarios one step either side on the "Number of reps" slider."""
+    implied = _roster_size(sc)
+    team = sc.team_size or implied
+    return [
+        dataclasses.replace(sc, team_size=None if t == implied else t)
+        for t in (team + 1, team - 1)
+        if t >= 1
+    ]
 
 
 def show_results(result: object, result_key: str, scenario: Scenario) -> None:
@@ -327,12 +346,12 @@ def show_results(result: object, result_key: str, scenario: Scenario) -> None:
     left, right = st.columns(2, gap="small")
     with left:
         st.markdown("**Current plan**")
-        render_map(
-            base_map(bounds, tiles=map_tiles()),
+        tiles = map_tiles()
+        render_static_map(
+            base_map(bounds, tiles=tiles),
             plan_layers(base, shapes_of(base_key, base), account_mode="hidden"),
-            key="sc_map_base",
+            content_key=stable_key(base_key, "scenario-baseline", tiles),
             height=430,
-            clickable=False,
         )
     with right:
         st.markdown("**Scenario**" + ("" if not scenario.is_baseline else " (no change yet)"))

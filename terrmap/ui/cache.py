@@ -10,6 +10,9 @@ Slider-driven caches are bounded with ``max_entries``.
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,6 +34,7 @@ __all__ = [
     "SAMPLE_DIR",
     "baseline_snapshot",
     "coverage_cells",
+    "prefetch_scenarios",
     "sample_dataset",
     "scenario_snapshot",
     "scored_accounts",
@@ -91,13 +95,88 @@ def scenario_snapshot(
     _baseline: PlanSnapshot,
     _design: DesignConfig,
 ) -> PlanSnapshot:
-    """The scenario's plan, warm-started from the baseline (keyed by the baseline key)."""
+    """The scenario's plan, warm-started from the baseline (keyed by the baseline key).
+
+    Taken from the prefetcher when it has (or is computing) this scenario.
+    """
+    ahead = _PREFETCH.get(stable_key(baseline_key, scenario))
+    if ahead is not None:
+        try:
+            return ahead.result()[0]
+        except CancelledError:  # evicted before it started
+            pass
     return run_scenario(_dataset.accounts, _baseline, scenario, design=_design)
+
+
+def _scenario_view(
+    dataset: Dataset, baseline: PlanSnapshot, scenario: Scenario, design: DesignConfig
+) -> tuple[PlanSnapshot, dict[str, BaseGeometry]]:
+    snap = run_scenario(dataset.accounts, baseline, scenario, design=design)
+    plan = snap.plan
+    return snap, territory_outlines(plan.cells, plan.labels, plan.territory_ids)
+
+
+class _Prefetcher:
+    """Scenarios computed ahead, in one background thread, while the user looks.
+
+    After a scenario is shown, the page asks for its neighbours (one rep more or
+    less): a one-step slider move then finds its plan and outlines ready, or in
+    progress. Jobs only call the pure core on read-only inputs; the newest
+    ``max_entries`` are kept.
+    """
+
+    def __init__(self, max_entries: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="terrmap-prefetch")
+        self._jobs: OrderedDict[str, Future[tuple[PlanSnapshot, dict[str, BaseGeometry]]]]
+        self._jobs = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key: str) -> Future[tuple[PlanSnapshot, dict[str, BaseGeometry]]] | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def submit(
+        self,
+        key: str,
+        dataset: Dataset,
+        baseline: PlanSnapshot,
+        scenario: Scenario,
+        design: DesignConfig,
+    ) -> None:
+        with self._lock:
+            if key in self._jobs:
+                self._jobs.move_to_end(key)
+                return
+            self._jobs[key] = self._pool.submit(_scenario_view, dataset, baseline, scenario, design)
+            while len(self._jobs) > self._max:
+                _, old = self._jobs.popitem(last=False)
+                old.cancel()
+
+
+_PREFETCH = _Prefetcher()
+
+
+def prefetch_scenarios(
+    baseline_key: str,
+    scenarios: list[Scenario],
+    dataset: Dataset,
+    baseline: PlanSnapshot,
+    design: DesignConfig,
+) -> None:
+    """Start computing ``scenarios`` (and their outlines) in the background."""
+    for scenario in scenarios:
+        if not scenario.is_baseline:
+            key = stable_key(baseline_key, scenario)
+            _PREFETCH.submit(key, dataset, baseline, scenario, design)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def shapes_of(snapshot_key: str, _snap: PlanSnapshot) -> dict[str, BaseGeometry]:
     """Territory outlines of a plan for the map (fast; see ``territory_outlines``)."""
+    ahead = _PREFETCH.get(snapshot_key)
+    if ahead is not None and ahead.done() and ahead.exception() is None:
+        return ahead.result()[1]
     plan = _snap.plan
     return territory_outlines(plan.cells, plan.labels, plan.territory_ids)
 

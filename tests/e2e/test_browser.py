@@ -25,7 +25,7 @@ def _metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
     return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
-def test_territories_map_renders_polygons(page, app_url: str, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
+def test_territories_map_renders_polygons(page, app_url: str, artifacts: Path, offsite) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
     page.goto(app_url)
     _wait_idle(page)
@@ -43,6 +43,8 @@ def test_territories_map_renders_polygons(page, app_url: str, artifacts: Path) -
     assert frame.locator(".terrmap-rep").count() == 12  # a home marker per rep
     assert frame.locator(".marker-cluster").count() >= 1  # accounts clustered in the browser
     assert page.get_by_text("Per-territory workload and balance").is_visible()
+    # Leaflet and its plugins came from the app itself: no script or style went off-host.
+    assert not [url for kind, url in offsite if kind in ("script", "stylesheet")]
     page.screenshot(path=str(artifacts / "territories.png"), full_page=True)
     # Clicking a territory shows its details beside the map.
     frame.locator("path.leaflet-interactive").nth(3).dispatch_event("click")
@@ -77,7 +79,7 @@ def test_scenario_slider_replans_live(page, app_url: str, artifacts: Path) -> No
     latency = time.monotonic() - started
     assert _metric(page, "Reps") == str(int(before_reps) + 1)
     assert int(_metric(page, "Accounts moved").replace(",", "")) > 0
-    scenario_map = page.frame_locator(MAP_FRAME).nth(1)
+    scenario_map = page.frame_locator(MAP_FRAME).first  # the baseline is a static frame
     scenario_map.locator("path.leaflet-interactive").first.wait_for(state="attached")
     assert scenario_map.locator(".terrmap-rep").count() == 13  # the open hire has a home
     page.screenshot(path=str(artifacts / "scenarios.png"), full_page=True)
