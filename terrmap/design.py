@@ -83,16 +83,34 @@ def _seeds_from_prior(
 
 
 def _start_new_territories(
-    inp: Inputs, prior: NDArray[np.int64], seeds_x: NDArray[np.float64]
+    inp: Inputs, prior: NDArray[np.int64], seeds_x: NDArray[np.float64], *, grow: bool
 ) -> NDArray[np.int64]:
-    """Baseline labels, with each territory that has no cell given the cell at its seed."""
+    """Baseline labels, with each territory that has no cell started at its seed.
+
+    A new territory takes the ground nearest its seed on an island of the study area
+    that can hold it (a seed beside a detached patch must not start there and stay
+    empty): with ``grow``, cells up to 90% of its target (a compact start the
+    realignment only has to trim), else the one nearest cell (when a cap on moved
+    accounts forbids taking more up front). Locked cells and cells already given to
+    another new territory are never taken.
+    """
     lab = prior.copy()
     k = seeds_x.shape[0]
     present = np.bincount(lab[lab >= 0], minlength=k) > 0
     free = np.flatnonzero(inp.locked < 0)
+    wpos = np.maximum(inp.w, 0.0)
+    island_load = np.bincount(inp.island, weights=wpos)
     for j in np.flatnonzero(~present).tolist():
-        d2 = ((inp.x[free] - seeds_x[j]) ** 2).sum(1)
-        lab[free[int(np.argmin(d2))]] = j
+        want = float(inp.targets[j] - inp.fixed[j])
+        roomy = island_load[inp.island[free]] >= want
+        cand = free[roomy] if roomy.any() else free
+        order = cand[np.argsort(((inp.x[cand] - seeds_x[j]) ** 2).sum(1), kind="stable")]
+        n = 1
+        if grow:
+            n = int(np.searchsorted(np.cumsum(wpos[order]), 0.9 * want)) + 1
+        take = order[: max(n, 1)]
+        lab[take] = j
+        free = np.setdiff1d(free, take, assume_unique=True)
     return lab
 
 
@@ -270,7 +288,13 @@ def _initial_labels(
             sx = alloc.to_xyz(s[:, 0], s[:, 1])
         else:
             sx = _seeds_from_prior(inp, prior, k, rng)
-        return _start_new_territories(inp, prior, sx), sx, 0, stability
+            if homes is not None:
+                # A new rep's territory starts at their home, not at a random far cell.
+                h = np.asarray(homes, dtype=float).reshape(k, 2)
+                new = (np.bincount(prior[prior >= 0], minlength=k) == 0) & np.isfinite(h).all(1)
+                sx[new] = alloc.to_xyz(h[new, 0], h[new, 1])
+        grow = cfg.max_moved is None
+        return _start_new_territories(inp, prior, sx, grow=grow), sx, 0, stability
     if seeds is not None:
         s = np.asarray(seeds, dtype=float).reshape(k, 2)
         sx, fixed, iters = alloc.to_xyz(s[:, 0], s[:, 1]), True, 1

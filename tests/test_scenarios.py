@@ -18,6 +18,7 @@ from terrmap.scenarios import (
     curve_row,
     hire_location,
     place_hires,
+    run_scenario,
     scenario_roster,
     snapshot,
     travel_hours,
@@ -172,3 +173,66 @@ def test_scenario_is_a_hashable_cache_key() -> None:
     sc = Scenario(hires=(Hire("x", 1.0, 2.0),), leaving=("R01",))
     assert hash(sc) == hash(dataclasses.replace(sc))
     assert sc != dataclasses.replace(sc, leaving=())
+
+
+@pytest.fixture(scope="module")
+def engine_base(sample_accounts: pd.DataFrame, sample_reps: pd.DataFrame) -> PlanSnapshot:
+    from terrmap.design import build_plan
+
+    plan = build_plan(sample_accounts, sample_reps, random_state=0)
+    return snapshot(plan, sample_accounts, sample_reps, scoring=ScoringConfig())
+
+
+def _detached_patch(plan_cells: np.ndarray) -> tuple[float, float]:
+    """Centre of the smallest island of the study area (a patch apart from the rest)."""
+    from scipy.sparse.csgraph import connected_components
+
+    from terrmap.grid import adjacency, cells_to_latlon
+
+    _, island = connected_components(adjacency(plan_cells), directed=False)
+    smallest = np.argmin(np.bincount(island))
+    lat, lon = cells_to_latlon(plan_cells[island == smallest])
+    return float(lat.mean()), float(lon.mean())
+
+
+def test_new_territories_start_apart_and_on_ground_that_holds_them(
+    engine_base: PlanSnapshot, sample_accounts: pd.DataFrame
+) -> None:
+    """Regression: two hires at one spot shared a start cell, and a hire beside a
+    detached patch started on it; either way a new territory stayed empty (-99%)."""
+    from terrmap.design import DesignConfig
+
+    lat, lon = _detached_patch(engine_base.plan.cells)
+    hires = (
+        Hire("Twin A", 42.20, -71.28, 140.0),
+        Hire("Twin B", 42.20, -71.28, 140.0),
+        Hire("By the patch", lat, lon, 140.0),
+    )
+    result = run_scenario(
+        sample_accounts, engine_base, Scenario(hires=hires), design=DesignConfig()
+    )
+    report = result.plan.report
+    assert report is not None and report.tolerance_met, report.binding_constraint
+    table = result.table.set_index("territory_id")
+    for rep_id in ("HIRE-1", "HIRE-2", "HIRE-3"):
+        assert abs(table.loc[rep_id, "deviation"]) <= 0.02
+        assert bool(table.loc[rep_id, "contiguous"])
+
+
+def test_an_added_rep_gets_the_ground_around_their_home(
+    engine_base: PlanSnapshot, sample_accounts: pd.DataFrame
+) -> None:
+    """Regression: a new territory was seeded at a random far cell, not at the hire's home."""
+    from terrmap.design import DesignConfig
+    from terrmap.grid import latlon_to_cells
+
+    for lat, lon in (
+        (42.13, -80.08),
+        (41.76, -72.68),
+        (44.48, -73.21),
+    ):  # Erie, Hartford, Burlington
+        sc = Scenario(hires=(Hire("New rep", lat, lon, 140.0),))
+        result = run_scenario(sample_accounts, engine_base, sc, design=DesignConfig())
+        plan = result.plan
+        home = latlon_to_cells(np.array([lat]), np.array([lon]), plan.resolution)
+        assert plan.territory_ids[plan.territory_of_cells(home)[0]] == "HIRE-1", (lat, lon)
