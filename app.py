@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from terrmap.ui.errors import error_boundary
-from terrmap.ui.state import get_state
+from terrmap.ui.state import get_state, routed
 
 HERE = Path(__file__).resolve().parent
 
@@ -78,4 +78,5 @@ with st.sidebar:
         "Empty: your login name (or TERRMAP_USER).",
     ).strip()
 
-page.run()
+with routed():
+    page.run()

@@ -18,10 +18,10 @@ from terrmap.layers import (
 from terrmap.ui.cache import baseline_snapshot, coverage_cells, shapes_of
 from terrmap.ui.errors import error_boundary
 from terrmap.ui.maps import map_tiles, render_map
-from terrmap.ui.state import get_state
+from terrmap.ui.state import page_state
 from terrmap.ui.widgets import data_bounds, territory_labels
 
-state = get_state()
+state = page_state()
 st.title("Coverage")
 
 with error_boundary("Designing territories"):

@@ -20,13 +20,13 @@ from terrmap.load import load_accounts, load_reps
 from terrmap.schema import column_specs, match_columns
 from terrmap.ui.cache import baseline_snapshot, territories_of, upload_columns
 from terrmap.ui.errors import error_boundary, problems_frame, show_error
-from terrmap.ui.state import UploadOutcome, get_state
+from terrmap.ui.state import UploadOutcome, page_state
 
 Kind = Literal["accounts", "reps"]
 TYPES = ["csv", "txt", "xlsx", "xls", "parquet", "geojson", "json", "gpkg"]
 NONE = "(not in file)"
 
-state = get_state()
+state = page_state()
 st.title("Data")
 ds = state.dataset
 st.markdown(f"**In use:** {ds.name} — {len(ds.accounts):,} accounts, {len(ds.reps):,} reps.")

@@ -36,7 +36,7 @@ from terrmap.travel_load import monthly_travel_hours
 from terrmap.ui.cache import baseline_snapshot, shapes_of
 from terrmap.ui.errors import error_boundary
 from terrmap.ui.maps import map_tiles, render_map
-from terrmap.ui.state import get_state, stable_key
+from terrmap.ui.state import page_state, stable_key
 from terrmap.ui.widgets import data_bounds
 from terrmap.visits import visit_priority
 
@@ -114,7 +114,7 @@ def next_weekday(day: dt.date) -> dt.date:
     return day
 
 
-state = get_state()
+state = page_state()
 st.title("My patch")
 with error_boundary("Designing territories"):
     snap = baseline_snapshot(state.dataset.version, state.scoring, state.design, state.dataset)

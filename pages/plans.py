@@ -25,9 +25,9 @@ from terrmap.ui.plans_page import (
     stored_outlines,
     versions_frame,
 )
-from terrmap.ui.state import get_state
+from terrmap.ui.state import page_state
 
-state = get_state()
+state = page_state()
 st.title("Plans")
 st.caption(
     f"Saved plans live in the plan database at `{database_label()}` (set TERRMAP_DB_PATH or "

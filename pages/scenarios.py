@@ -19,10 +19,10 @@ from terrmap.ui.cache import (
 )
 from terrmap.ui.errors import error_boundary, show_error
 from terrmap.ui.maps import map_tiles, render_map, render_static_map
-from terrmap.ui.state import get_state, stable_key
+from terrmap.ui.state import page_state, stable_key
 from terrmap.ui.widgets import data_bounds, plan_layers, show_legend
 
-state = get_state()
+state = page_state()
 st.title("Scenarios")
 st.caption(
     "Move a slider and the engine re-plans from the current plan (warm start), so only "
@@ -52,6 +52,8 @@ VISITS = {
     4.0: "weekly",
 }
 BALANCES = ["workload", "opportunity", "accounts"]
+CAPACITY_RANGE = (40.0, 220.0)
+CAPACITY_STEP = 5.0
 
 
 def _nearest(value: float, options: list[float]) -> float:
@@ -113,9 +115,31 @@ def _set_rep_capacity() -> None:
     )
 
 
+def _current_values() -> dict[str, object]:
+    """What each what-if control shows for the current plan (no change)."""
+    reps = state.dataset.reps
+    capacity = float(reps["capacity_hours"].median()) if len(reps) else default_capacity
+    resolution = state.design.resolution or base.plan.resolution
+    values: dict[str, object] = {
+        "sc_team": len(reps),
+        "sc_capacity": capacity,
+        "sc_tolerance": float(state.design.tolerance),
+        "sc_balance": state.design.balance,
+        "sc_resolution": int(resolution),
+        "sc_leaving": [],
+        "sc_hire_at": "",
+    }
+    for t in (1, 2, 3):
+        values[f"sc_visits_{t}"] = _nearest(state.scoring.visits_per_month[t - 1], list(VISITS))
+        values[f"sc_service_{t}"] = float(state.scoring.service_minutes[t - 1])
+    return values
+
+
 def _reset() -> None:
-    for key in [k for k in st.session_state if str(k).startswith("sc_")]:
-        del st.session_state[key]
+    """Back to the current plan: the controls show it again (set, not deleted: a deleted
+    key would leave the browser's slider where it was)."""
+    for key, value in _current_values().items():
+        st.session_state[key] = value
     state.scenario = Scenario()
     state.hire_error = None
 
@@ -183,10 +207,9 @@ def controls(sc: Scenario) -> Scenario:
     )
     capacity = st.slider(
         "Capacity of every rep (h/month)",
-        40.0,
-        220.0,
-        float(sc.capacity_hours or default_capacity),
-        5.0,
+        *CAPACITY_RANGE,
+        step=CAPACITY_STEP,
+        **_initial("sc_capacity", float(sc.capacity_hours or default_capacity)),
         key="sc_capacity",
         help="Left at the roster median, each rep keeps their own capacity.",
     )
@@ -201,7 +224,7 @@ def controls(sc: Scenario) -> Scenario:
             st.select_slider(
                 f"Tier {t} visits",
                 options,
-                value=_nearest(visits_now[t - 1], options),
+                **_initial(f"sc_visits_{t}", _nearest(visits_now[t - 1], options)),
                 format_func=VISITS.get,
                 key=f"sc_visits_{t}",
             )
@@ -212,8 +235,8 @@ def controls(sc: Scenario) -> Scenario:
                 f"Tier {t} minutes per visit",
                 10.0,
                 180.0,
-                float(service_now[t - 1]),
-                5.0,
+                step=5.0,
+                **_initial(f"sc_service_{t}", float(service_now[t - 1])),
                 key=f"sc_service_{t}",
             )
             for t in (1, 2, 3)
@@ -223,21 +246,25 @@ def controls(sc: Scenario) -> Scenario:
             "Balance tolerance",
             0.01,
             0.30,
-            float(sc.tolerance or state.design.tolerance),
-            0.01,
+            step=0.01,
+            **_initial("sc_tolerance", float(sc.tolerance or state.design.tolerance)),
             format="%.2f",
             key="sc_tolerance",
         )
         balance = st.selectbox(
             "Balance metric",
             BALANCES,
-            index=BALANCES.index(sc.balance or state.design.balance),
+            **(
+                {}
+                if "sc_balance" in st.session_state
+                else {"index": BALANCES.index(sc.balance or state.design.balance)}
+            ),
             key="sc_balance",
         )
         resolution = st.select_slider(
             "H3 resolution",
             [5, 6, 7, 8],
-            value=int(sc.resolution or base.plan.resolution),
+            **_initial("sc_resolution", int(sc.resolution or base.plan.resolution)),
             key="sc_resolution",
         )
     st.button("Reset to the current plan", on_click=_reset, key="sc_reset")
@@ -295,14 +322,20 @@ def what_if() -> None:
 
 
 def _neighbours(sc: Scenario) -> list[Scenario]:
-    """The scenarios one step either side on the "Number of reps" slider."""
+    """The scenarios one step either side on the rep-count and capacity sliders."""
     implied = _roster_size(sc)
     team = sc.team_size or implied
-    return [
+    out = [
         dataclasses.replace(sc, team_size=None if t == implied else t)
         for t in (team + 1, team - 1)
         if t >= 1
     ]
+    capacity = sc.capacity_hours or default_capacity
+    for hours in (capacity + CAPACITY_STEP, capacity - CAPACITY_STEP):
+        if CAPACITY_RANGE[0] <= hours <= CAPACITY_RANGE[1]:
+            value = None if hours == default_capacity else float(hours)
+            out.append(dataclasses.replace(sc, capacity_hours=value))
+    return out
 
 
 def show_results(result: object, result_key: str, scenario: Scenario) -> None:

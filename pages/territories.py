@@ -32,11 +32,11 @@ from terrmap.ui.editing import EditSession, Mode, ensure_session, partition_key,
 from terrmap.ui.errors import error_boundary
 from terrmap.ui.map_events import handle_payload
 from terrmap.ui.maps import map_tiles, render_edit_map
-from terrmap.ui.state import get_state
+from terrmap.ui.state import page_state
 from terrmap.ui.widgets import plan_layers, show_details, show_health, show_legend
 from terrmap.ui.widgets import territory_table_view as table_view
 
-state = get_state()
+state = page_state()
 st.title("Territories")
 
 PICK_KEY = "territories_pick"

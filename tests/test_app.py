@@ -310,3 +310,35 @@ def test_csv_download_is_crm_ready(snap: Any) -> None:
 
     frame = pd.read_csv(io.BytesIO(assignments_csv(snap.plan, snap.accounts, snap.reps)))
     assert list(frame.columns) == ["account_id", "territory_id", "rep_id", "rep_name"]
+
+
+def test_every_run_goes_through_the_router() -> None:
+    """Regression: a page reached before ``st.navigation`` ever ran (a fresh server's first
+    visit to /scenarios; every AppTest run) ran bare, without app.py's sidebar or layout."""
+    at = _start("pages/scenarios.py")
+    for _ in range(2):
+        with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.title[0].value == "Scenarios"
+        assert "terrmap" in [m.value.strip("# ") for m in at.sidebar.markdown]
+        assert at.sidebar.text_input(key="terrmap_author") is not None
+
+
+@pytest.mark.slow
+def test_reset_puts_every_control_back(snap: Any) -> None:
+    """Regression: Reset deleted the widget keys, which left the browser's sliders where
+    they were while the KPIs showed the current plan."""
+    at = _start("pages/scenarios.py")
+    n = len(snap.reps)
+    with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
+        at.slider(key="sc_team").set_value(n + 1).run()
+        at.slider(key="sc_tolerance").set_value(0.05).run()
+        assert _state(at).scenario.tolerance == 0.05
+        at.button(key="sc_reset").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="sc_team").value == n
+    assert at.slider(key="sc_tolerance").value == pytest.approx(_state(at).design.tolerance)
+    assert _state(at).scenario == Scenario()
+    assert next(m for m in at.metric if m.label == "Reps").value == str(n)
+    assert not at.warning  # no "value set via the Session State API" warnings

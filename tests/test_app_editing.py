@@ -98,10 +98,8 @@ def _start(author: str | None = None) -> AppTest:
     ran_ok(at.run())
     assert at.text_input(key="terrmap_author").value == ""  # the sidebar's "Your name"
     if author is not None:
-        # AppTest reruns only the page script after the first run (the app keeps its pages
-        # in a folder named ``pages/``, which AppTest treats as a v1 multipage app), so the
-        # sidebar cannot be typed into here; set what it remembers instead.
-        app_state(at).author = author
+        ran_ok(at.text_input(key="terrmap_author").input(author).run())
+        assert app_state(at).author == author
     return at
 
 

@@ -100,10 +100,13 @@ def scenario_snapshot(
     Taken from the prefetcher when it has (or is computing) this scenario.
     """
     ahead = _PREFETCH.get(stable_key(baseline_key, scenario))
-    if ahead is not None:
+    # Neighbours of the previous scenario not started yet: what the user asked for
+    # goes first (the page queues this one's neighbours once it is shown).
+    _PREFETCH.cancel_pending()
+    if ahead is not None and not ahead.cancelled():
         try:
             return ahead.result()[0]
-        except CancelledError:  # evicted before it started
+        except CancelledError:  # cancelled by another session meanwhile
             pass
     return run_scenario(_dataset.accounts, _baseline, scenario, design=_design)
 
@@ -135,6 +138,12 @@ class _Prefetcher:
     def get(self, key: str) -> Future[tuple[PlanSnapshot, dict[str, BaseGeometry]]] | None:
         with self._lock:
             return self._jobs.get(key)
+
+    def cancel_pending(self) -> None:
+        """Drop the jobs that have not started."""
+        with self._lock:
+            for key in [k for k, job in self._jobs.items() if job.cancel()]:
+                del self._jobs[key]
 
     def submit(
         self,

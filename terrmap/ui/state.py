@@ -10,8 +10,12 @@ upload, the author name for saved plans and the edit session of the Territories 
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
@@ -164,6 +168,43 @@ class AppState:
         self.selection = None
         self.scenario = Scenario()
         self.history.append(note)
+
+
+#: The router (the script ``streamlit run`` is given).
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "app.py"
+#: Set by ``app.py`` while it runs the chosen page (see :func:`page_state`).
+_ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("terrmap_routed", default=False)
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """``app.py`` runs the page inside this: the page knows the router ran."""
+    token = _ROUTED.set(True)
+    try:
+        yield
+    finally:
+        _ROUTED.reset(token)
+
+
+def page_state() -> AppState:
+    """The app state, for a page: first makes sure the page runs under ``app.py``.
+
+    Until ``st.navigation`` has been called once, Streamlit treats the ``pages/``
+    folder as its legacy multipage app: on a fresh server, a first visit to
+    ``/scenarios`` runs that page alone, without ``app.py`` (no sidebar, no wide
+    layout, a page list of file names); AppTest does so on every run. Then switch the
+    legacy mode off, as ``st.navigation`` itself does, run ``app.py`` (which routes
+    to this very page) and stop this bare run.
+    """
+    if not _ROUTED.get():
+        import runpy
+
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(APP_SCRIPT), run_name="__main__")
+        st.stop()
+    return get_state()
 
 
 def get_state() -> AppState:

@@ -9,26 +9,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from bench.browser import metric, wait_idle, wait_metric
+
 pytestmark = pytest.mark.browser
 
-APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-
-
-def _wait_idle(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_selector("[data-testid='stApp']", state="attached")
-    page.wait_for_selector(APP_IDLE, state="attached", timeout=120_000)
-
-
-def _metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
-    metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
-    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
 def test_territories_map_renders_polygons(page, app_url: str, artifacts: Path, offsite) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
     page.goto(app_url)
-    _wait_idle(page)
+    wait_idle(page)
     frame = page.frame_locator(MAP_FRAME).first
     polygons = frame.locator("path.leaflet-interactive")
     polygons.first.wait_for(state="attached", timeout=120_000)
@@ -49,36 +40,26 @@ def test_territories_map_renders_polygons(page, app_url: str, artifacts: Path, o
     # Clicking a territory shows its details beside the map.
     frame.locator("path.leaflet-interactive").nth(3).dispatch_event("click")
     page.get_by_role("heading", name=re.compile(r"^Territory \S+")).first.wait_for()
-    _wait_idle(page)
+    wait_idle(page)
     page.screenshot(path=str(artifacts / "territory-details.png"), full_page=True)
     (artifacts / "timings.txt").write_text(f"first_load_s={first_load:.2f}\n")
 
 
 def test_scenario_slider_replans_live(page, app_url: str, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{app_url}/scenarios")
-    _wait_idle(page)
+    wait_idle(page)
     page.get_by_text("Accounts moved").first.wait_for()
-    before_reps = _metric(page, "Reps")
-    before_moved = _metric(page, "Accounts moved")
+    before_reps = metric(page, "Reps")
+    before_moved = metric(page, "Accounts moved")
     assert before_moved == "0"
     slider = page.get_by_role("slider", name=re.compile("Number of reps"))
     slider.focus()
     started = time.monotonic()
     slider.press("ArrowRight")
-    page.wait_for_function(
-        """(before) => {
-               const m = [...document.querySelectorAll("[data-testid='stMetric']")]
-                 .find(e => e.innerText.includes('Reps'));
-               return m && !m.innerText.includes('+0') &&
-                      m.querySelector("[data-testid='stMetricValue']").innerText.trim() !== before;
-           }""",
-        arg=before_reps,
-        timeout=60_000,
-    )
-    _wait_idle(page)
+    wait_metric(page, "Reps", str(int(before_reps) + 1))
     latency = time.monotonic() - started
-    assert _metric(page, "Reps") == str(int(before_reps) + 1)
-    assert int(_metric(page, "Accounts moved").replace(",", "")) > 0
+    assert metric(page, "Reps") == str(int(before_reps) + 1)
+    assert int(metric(page, "Accounts moved").replace(",", "")) > 0
     scenario_map = page.frame_locator(MAP_FRAME).first  # the baseline is a static frame
     scenario_map.locator("path.leaflet-interactive").first.wait_for(state="attached")
     assert scenario_map.locator(".terrmap-rep").count() == 13  # the open hire has a home
@@ -88,30 +69,23 @@ def test_scenario_slider_replans_live(page, app_url: str, artifacts: Path) -> No
     time.sleep(3.0)  # think time of the simulated user, not a wait for the app
     started = time.monotonic()
     slider.press("ArrowRight")
-    page.wait_for_function(
-        """(want) => [...document.querySelectorAll("[data-testid='stMetric']")]
-               .some(e => e.innerText.includes('Reps') &&
-                          e.querySelector("[data-testid='stMetricValue']").innerText.trim() === want)""",
-        arg=str(int(before_reps) + 2),
-        timeout=60_000,
-    )
-    _wait_idle(page)
+    wait_metric(page, "Reps", str(int(before_reps) + 2))
     ahead = time.monotonic() - started
-    assert int(_metric(page, "Accounts moved").replace(",", "")) > 0
+    assert int(metric(page, "Accounts moved").replace(",", "")) > 0
     with (artifacts / "timings.txt").open("a") as fh:
         fh.write(f"slider_to_kpis_s={latency:.2f}\nslider_step_after_look_s={ahead:.2f}\n")
 
 
 def test_coverage_heat_map_and_downloads(page, app_url: str, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{app_url}/coverage")
-    _wait_idle(page)
+    wait_idle(page)
     frame = page.frame_locator(MAP_FRAME).first
     frame.locator("path.leaflet-interactive").first.wait_for(state="attached")
     assert frame.locator("path.leaflet-interactive").count() >= 12  # heat classes + outlines
     assert page.get_by_text("per cell").first.is_visible()  # the legend
     page.screenshot(path=str(artifacts / "coverage.png"), full_page=True)
     page.goto(f"{app_url}/data")
-    _wait_idle(page)
+    wait_idle(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="CRM assignments (CSV)").click()
     path = download.value.path()
@@ -146,7 +120,7 @@ def _kpi_accounts_after(page, before: dict[str, int], timeout: float = 60.0) -> 
 def _pick(page, group: int, label: str) -> None:  # type: ignore[no-untyped-def]
     """Click an option of the ``group``-th segmented control and wait for the rerun."""
     page.locator("[data-testid='stButtonGroup']").nth(group).get_by_text(label, exact=True).click()
-    _wait_idle(page)
+    wait_idle(page)
 
 
 def _choose(page, label: str, option: re.Pattern[str]) -> None:  # type: ignore[no-untyped-def]
@@ -173,7 +147,7 @@ def test_paint_a_cell_into_another_territory(page, app_url: str, artifacts: Path
            + (accounts["lon"] - accounts["lon"].median()) ** 2).idxmin()  # fmt: skip
     lat, lon = float(accounts.loc[mid, "lat"]), float(accounts.loc[mid, "lon"])
     page.goto(app_url)
-    _wait_idle(page)
+    wait_idle(page)
     frame = page.frame_locator(MAP_FRAME).first
     frame.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=120_000)
     _pick(page, 0, "Paint")
@@ -195,7 +169,7 @@ def test_paint_a_cell_into_another_territory(page, app_url: str, artifacts: Path
     picked = page.locator("p", has_text=re.compile(r"^Selected: 1 cell")).first
     picked.wait_for()
     click_to_selection = time.monotonic() - started
-    _wait_idle(page)  # a rerun in flight would close the dropdown opened next
+    wait_idle(page)  # a rerun in flight would close the dropdown opened next
     match = re.search(r"([\d,]+) account\(s\) in (\S+)", picked.inner_text())
     assert match is not None, picked.inner_text()
     assert int(match.group(1).replace(",", "")) >= 1
@@ -213,7 +187,7 @@ def test_paint_a_cell_into_another_territory(page, app_url: str, artifacts: Path
     started = time.monotonic()
     apply.click()
     page.get_by_role("button", name=re.compile(r"Undo \(1\)")).wait_for()
-    _wait_idle(page)
+    wait_idle(page)
     after = _kpi_accounts_after(page, before)
     apply_to_table = time.monotonic() - started
     assert after[source] == before[source] - moving
