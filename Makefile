@@ -43,6 +43,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.pipeline --sizes 50k,1M
 	$(BIN)/python -m bench.engine --sizes 5k,20k,50k,200k --cap 120
 	$(BIN)/python -m bench.routing
+	bash .ci/ensure-chromium
+	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.report
 
 sample: $(VENV)/.installed

@@ -31,6 +31,7 @@ SECTIONS = (
     ),
     ("Territory engine against its peers", "engine.md", "See `bench/README.md` for the method."),
     ("Drive times and day plans", "routing.md", ""),
+    ("Dashboard: what-if slider latency", "dashboard.md", ""),
 )
 
 

@@ -22,7 +22,6 @@ from types import MappingProxyType
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
-import osmnx as ox
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from sklearn.neighbors import BallTree
@@ -175,6 +174,8 @@ def network_from_graph(
     snap_kph
         Speed for the straight stretch between a point and its snapped node.
     """
+    import osmnx as ox  # here, not at import: it pulls in matplotlib (0.5 s per app start)
+
     if graph.number_of_nodes() == 0:
         raise TerrmapError(f"road network '{name}' ({source}) has no nodes to route on")
     g = graph
