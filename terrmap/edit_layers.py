@@ -32,6 +32,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from terrmap.grid import cell_resolution, cells_to_shape
+from terrmap.layers import DivMarkers
 
 __all__ = [
     "LOCKED_COLOR",
@@ -173,6 +174,7 @@ def override_layer(
     chosen = accounts.loc[ids.isin(list(overrides)).to_numpy()]
     names = chosen["name"] if "name" in chosen.columns else chosen["account_id"]
     names = names.astype("string").fillna(chosen["account_id"].astype("string"))
+    points = []
     for acc, label, lat, lon in zip(
         chosen["account_id"].astype(str),
         names.astype(str),
@@ -183,25 +185,18 @@ def override_layer(
         if not (np.isfinite(lat) and np.isfinite(lon)):
             continue
         tid = overrides[acc]
-        color = colors.get(tid, "#333333")
         locked = acc in locked_accounts
         border = "2px dashed #111" if locked else "2px solid #111"
-        folium.Marker(
-            [round(float(lat), _DEC), round(float(lon), _DEC)],
-            icon=folium.DivIcon(
-                html=(
-                    f'<div class="terrmap-override" style="width:10px;height:10px;'
-                    f"transform:rotate(45deg);background:{html.escape(color)};"
-                    f'border:{border};box-shadow:0 0 0 1px #fff"></div>'
-                ),
-                icon_size=(14, 14),
-                icon_anchor=(7, 7),
-            ),
-            tooltip=html.escape(
-                f"{label} ({acc}) — assigned to {tid} by an override"
-                + (" (locked)" if locked else "")
-            ),
-        ).add_to(group)
+        icon = (
+            '<div class="terrmap-override" style="width:10px;height:10px;'
+            f"transform:rotate(45deg);background:{html.escape(colors.get(tid, '#333333'))};"
+            f'border:{border};box-shadow:0 0 0 1px #fff"></div>'
+        )
+        tip = f"{label} ({acc}) — assigned to {tid} by an override" + (
+            " (locked)" if locked else ""
+        )
+        points.append((float(lat), float(lon), icon, html.escape(tip)))
+    DivMarkers(points, size=(14, 14)).add_to(group)
     return group
 
 

@@ -27,6 +27,7 @@ import h3
 import numpy as np
 import pandas as pd
 import shapely
+from folium.template import Template
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -91,6 +92,70 @@ HEAT_RAMP: tuple[str, ...] = (
 )
 
 _COORD_DECIMALS = 5  # ~1 m: enough for a map, and it halves the payload
+_LABEL_HTML = (
+    '<div class="terrmap-label" style="transform:translate(-50%,-50%);'
+    "font:600 11px sans-serif;white-space:nowrap;color:#111;"
+    'text-shadow:0 0 3px #fff,0 0 3px #fff;pointer-events:none">{text}</div>'
+)
+_HOME_HTML = (
+    '<div class="terrmap-rep" style="width:16px;height:16px;border-radius:3px;'
+    'background:{color};border:2px solid #111;box-shadow:0 0 2px #fff"></div>'
+)
+
+
+class DivMarkers(folium.MacroElement):
+    """Many HTML markers (labels, home squares) drawn by one element.
+
+    One folium ``Marker`` + ``DivIcon`` per point costs a Jinja template compile each
+    at every render (branca renders each macro into a new template); a map re-renders
+    on every rerun, so dozens of them added ~0.1 s. This element writes the points
+    as one JSON array and a loop; the markers are ordinary Leaflet markers (clicks,
+    tooltips and the layer control work as before).
+
+    Parameters
+    ----------
+    points
+        ``(lat, lon, html, tooltip)`` per marker; ``tooltip`` is HTML or ``None``.
+    size, anchor
+        Icon size and anchor in pixels (``(0, 0)`` for a label centred by its CSS).
+    interactive
+        Whether the markers take clicks and show tooltips.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }} && {{ this.points|tojson }}.forEach(function (p) {
+            var m = L.marker([p[0], p[1]], {
+                icon: L.divIcon({className: "", html: p[2],
+                                 iconSize: {{ this.size|tojson }},
+                                 iconAnchor: {{ this.anchor|tojson }}}),
+                interactive: {{ this.interactive|tojson }}
+            });
+            if (p[3]) { m.bindTooltip(p[3]); }
+            m.addTo({{ this._parent.get_name() }});
+        });
+        {% endmacro %}"""
+    )
+
+    def __init__(
+        self,
+        points: Sequence[tuple[float, float, str, str | None]],
+        *,
+        size: tuple[int, int] = (0, 0),
+        anchor: tuple[int, int] | None = None,
+        interactive: bool = True,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "DivMarkers"
+        self.points = [
+            [round(lat, _COORD_DECIMALS), round(lon, _COORD_DECIMALS), text, tip]
+            for lat, lon, text, tip in points
+        ]
+        self.size = list(size)
+        self.anchor = list(anchor if anchor is not None else (size[0] // 2, size[1] // 2))
+        self.interactive = interactive
+
+
 _CLUSTER_LIMIT = 50_000  # beyond this, accounts are shown as per-cell bubbles
 
 Tiles = Literal["light", "osm", "none"]
@@ -297,24 +362,14 @@ def territory_layer(
             tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
         ).add_to(group)
     if show_labels:
+        points = []
         for tid, geom in shapes.items():
             if geom.is_empty:
                 continue
             point = geom.representative_point()
             text = html.escape(labels.get(tid, tid))
-            folium.Marker(
-                [round(point.y, _COORD_DECIMALS), round(point.x, _COORD_DECIMALS)],
-                icon=folium.DivIcon(
-                    html=(
-                        '<div class="terrmap-label" style="transform:translate(-50%,-50%);'
-                        "font:600 11px sans-serif;white-space:nowrap;color:#111;"
-                        'text-shadow:0 0 3px #fff,0 0 3px #fff;pointer-events:none">'
-                        f"{text}</div>"
-                    ),
-                    icon_size=(0, 0),
-                ),
-                interactive=False,
-            ).add_to(group)
+            points.append((point.y, point.x, _LABEL_HTML.format(text=text), None))
+        DivMarkers(points, interactive=False).add_to(group)
     return group
 
 
@@ -400,27 +455,22 @@ def rep_home_layer(
     """
     group = folium.FeatureGroup(name=name, show=True)
     located = reps.dropna(subset=["home_lat", "home_lon"])
-    for rep_id, rep_name, lat, lon in zip(
-        located["rep_id"].astype(str),
-        located["name"].astype(str).where(located["name"].notna(), located["rep_id"]),
-        located["home_lat"].to_numpy(float),
-        located["home_lon"].to_numpy(float),
-        strict=True,
-    ):
-        color = colors.get(rep_id, "#333333")
-        folium.Marker(
-            [round(lat, _COORD_DECIMALS), round(lon, _COORD_DECIMALS)],
-            icon=folium.DivIcon(
-                html=(
-                    f'<div class="terrmap-rep" style="width:16px;height:16px;'
-                    f"border-radius:3px;background:{color};border:2px solid #111;"
-                    'box-shadow:0 0 2px #fff"></div>'
-                ),
-                icon_size=(16, 16),
-                icon_anchor=(8, 8),
-            ),
-            tooltip=html.escape(f"{rep_name} ({rep_id}) — home"),
-        ).add_to(group)
+    points = [
+        (
+            lat,
+            lon,
+            _HOME_HTML.format(color=colors.get(rep_id, "#333333")),
+            html.escape(f"{rep_name} ({rep_id}) — home"),
+        )
+        for rep_id, rep_name, lat, lon in zip(
+            located["rep_id"].astype(str),
+            located["name"].astype(str).where(located["name"].notna(), located["rep_id"]),
+            located["home_lat"].to_numpy(float),
+            located["home_lon"].to_numpy(float),
+            strict=True,
+        )
+    ]
+    DivMarkers(points, size=(16, 16)).add_to(group)
     return group
 
 
