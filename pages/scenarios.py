@@ -9,7 +9,14 @@ import streamlit as st
 
 from terrmap.errors import TerrmapError
 from terrmap.layers import MapSelection, base_map
-from terrmap.scenarios import Hire, Scenario, compare_plans, curve_row, hire_location
+from terrmap.scenarios import (
+    Hire,
+    Scenario,
+    compare_plans,
+    curve_row,
+    hire_location,
+    neighbour_scenarios,
+)
 from terrmap.ui.cache import (
     baseline_snapshot,
     prefetch_scenarios,
@@ -311,31 +318,24 @@ def what_if() -> None:
     """Controls, both maps and the deltas: a slider change reruns only this part."""
     left, right = st.columns([1, 2.4], gap="medium")
     with left:
-        scenario = controls(state.scenario)
+        previous = state.scenario
+        scenario = controls(previous)
     state.scenario = scenario
     with right, error_boundary("This scenario cannot be planned", stop=False):
         result = scenario_snapshot(base_key, scenario, state.dataset, base, state.design)
         result_key = stable_key(base_key, scenario)
         show_results(result, result_key, scenario)
-        # One rep more or less is the likeliest next move: have it ready.
-        prefetch_scenarios(base_key, _neighbours(scenario), state.dataset, base, state.design)
-
-
-def _neighbours(sc: Scenario) -> list[Scenario]:
-    """The scenarios one step either side on the rep-count and capacity sliders."""
-    implied = _roster_size(sc)
-    team = sc.team_size or implied
-    out = [
-        dataclasses.replace(sc, team_size=None if t == implied else t)
-        for t in (team + 1, team - 1)
-        if t >= 1
-    ]
-    capacity = sc.capacity_hours or default_capacity
-    for hours in (capacity + CAPACITY_STEP, capacity - CAPACITY_STEP):
-        if CAPACITY_RANGE[0] <= hours <= CAPACITY_RANGE[1]:
-            value = None if hours == default_capacity else float(hours)
-            out.append(dataclasses.replace(sc, capacity_hours=value))
-    return out
+        # One step on a slider is the likeliest next move: have it ready.
+        moved_capacity = scenario.capacity_hours != previous.capacity_hours
+        ahead = neighbour_scenarios(
+            scenario,
+            team=_roster_size(scenario),
+            capacity=default_capacity,
+            capacity_range=CAPACITY_RANGE,
+            capacity_step=CAPACITY_STEP,
+            capacity_first=moved_capacity,
+        )
+        prefetch_scenarios(base_key, ahead, state.dataset, base, state.design)
 
 
 def show_results(result: object, result_key: str, scenario: Scenario) -> None:

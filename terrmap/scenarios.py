@@ -15,6 +15,7 @@ reps, above it adds open hires placed where the load is heaviest (see
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ __all__ = [
     "curve_row",
     "headcount_curve",
     "hire_location",
+    "neighbour_scenarios",
     "place_hires",
     "run_scenario",
     "scenario_roster",
@@ -656,3 +658,55 @@ def headcount_curve(
         )
         rows.append(curve_row(size, snap))
     return pd.DataFrame(rows)
+
+
+def neighbour_scenarios(
+    scenario: Scenario,
+    *,
+    team: int,
+    capacity: float,
+    capacity_range: tuple[float, float],
+    capacity_step: float,
+    capacity_first: bool = False,
+) -> list[Scenario]:
+    """The scenarios one step either side on the rep-count and capacity sliders.
+
+    What a dashboard computes ahead while the user looks at ``scenario``.
+
+    Parameters
+    ----------
+    scenario
+        The scenario shown.
+    team
+        The roster size it implies without a team-size change (current reps, less
+        leavers, plus hires); ``scenario.team_size`` overrides it.
+    capacity
+        The capacity the slider shows when ``scenario.capacity_hours`` is ``None``
+        (each rep keeps their own).
+    capacity_range, capacity_step
+        The capacity slider's range and step: a browser slider steps from its value
+        rounded onto this grid.
+    capacity_first
+        Put the capacity steps first (the slider moved last is likeliest to move again).
+
+    Returns
+    -------
+    list of Scenario
+        One rep more and fewer, one capacity step up and down (within range); a value
+        equal to the default is ``None``, as the controls report it.
+    """
+    size = scenario.team_size or team
+    by_team = [
+        dataclasses.replace(scenario, team_size=None if t == team else t)
+        for t in (size + 1, size - 1)
+        if t >= 1
+    ]
+    low, high = capacity_range
+    now = scenario.capacity_hours or capacity
+    on_grid = low + capacity_step * math.floor((now - low) / capacity_step + 0.5)
+    by_capacity = [
+        dataclasses.replace(scenario, capacity_hours=None if h == capacity else float(h))
+        for h in (on_grid + capacity_step, on_grid - capacity_step)
+        if low <= h <= high
+    ]
+    return by_capacity + by_team if capacity_first else by_team + by_capacity

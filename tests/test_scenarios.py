@@ -236,3 +236,31 @@ def test_an_added_rep_gets_the_ground_around_their_home(
         plan = result.plan
         home = latlon_to_cells(np.array([lat]), np.array([lon]), plan.resolution)
         assert plan.territory_ids[plan.territory_of_cells(home)[0]] == "HIRE-1", (lat, lon)
+
+
+def test_neighbour_scenarios_match_what_the_sliders_send() -> None:
+    from terrmap.scenarios import neighbour_scenarios
+
+    grid = {"capacity_range": (40.0, 220.0), "capacity_step": 5.0}
+    now = Scenario()
+    ahead = neighbour_scenarios(now, team=12, capacity=142.5, **grid)
+    # The browser shows 142.5 but steps from 145 on the slider's grid: 150 and 140.
+    assert ahead == [
+        Scenario(team_size=13),
+        Scenario(team_size=11),
+        Scenario(capacity_hours=150.0),
+        Scenario(capacity_hours=140.0),
+    ]
+    moved = Scenario(team_size=13, capacity_hours=150.0)
+    ahead = neighbour_scenarios(moved, team=12, capacity=142.5, capacity_first=True, **grid)
+    assert ahead[:2] == [
+        Scenario(team_size=13, capacity_hours=155.0),
+        Scenario(team_size=13, capacity_hours=145.0),
+    ]
+    # Back at the current size the team change disappears (None), as the controls report.
+    assert Scenario(capacity_hours=150.0) in ahead
+    edge = neighbour_scenarios(
+        Scenario(team_size=1, capacity_hours=220.0), team=12, capacity=142.5, **grid
+    )
+    assert Scenario(team_size=0, capacity_hours=220.0) not in edge
+    assert all((s.capacity_hours or 0) <= 220.0 for s in edge)
