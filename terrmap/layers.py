@@ -641,8 +641,9 @@ def heat_scale(values: np.ndarray, *, classes: int = 7) -> HeatScale:
     if qs.size < classes and positive.max() > positive.min():
         # Few distinct values (counts): geometric classes between the extremes read better.
         geo = np.geomspace(positive.min(), positive.max(), classes)
-        scale = 10.0 ** (np.floor(np.log10(geo)) - 1)  # two significant digits
-        qs = np.unique(np.round(geo / scale) * scale)
+        # Two significant digits (by formatting: a power-of-ten scale underflows for
+        # subnormal values).
+        qs = np.unique([float(f"{g:.2g}") for g in geo])
         qs[-1] = max(qs[-1], positive.max())
     breaks = tuple(float(b) for b in qs)
     step = (len(HEAT_RAMP) - 1) / max(len(breaks) - 1, 1)

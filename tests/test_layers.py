@@ -10,7 +10,7 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from shapely.geometry import box
 
@@ -174,6 +174,7 @@ def test_heat_scale_classes() -> None:
 
 
 @given(st.lists(st.floats(0, 1e9, allow_nan=False), min_size=1, max_size=50))
+@example(values=[1.0, 1.0, 5e-324])  # a subnormal: its power-of-ten scale underflowed
 def test_heat_scale_classifies_every_value_into_range(values: list[float]) -> None:
     arr = np.asarray(values)
     scale = heat_scale(arr)
