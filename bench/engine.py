@@ -43,6 +43,7 @@ __all__ = [
     "main",
     "make_judge",
     "make_set",
+    "on_judge_cells",
     "run_benchmark",
     "run_isolated",
     "score_labels",
@@ -150,6 +151,21 @@ def cell_majority(judge: Judge, labels: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def on_judge_cells(judge: Judge, cells: np.ndarray, cell_labels: np.ndarray) -> np.ndarray | None:
+    """A method's own labels of the judging cells, in ``judge.cells`` order.
+
+    None when the method partitioned a different cell set (or none): its drawing of
+    the empty ground is then unknown to the judge.
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if cells.size != judge.cells.size:
+        return None
+    order = np.argsort(cells, kind="stable")
+    if not np.array_equal(cells[order], judge.cells):
+        return None
+    return np.asarray(cell_labels, dtype=np.int64)[order]
+
+
 def fill_empty_cells(judge: Judge, cell_labels: np.ndarray) -> np.ndarray:
     """Give every unlabelled study-area cell the label of its nearest labelled cell (BFS)."""
     sources = np.flatnonzero(cell_labels >= 0)
@@ -199,8 +215,9 @@ def own_cell_contiguity(
 ) -> np.ndarray:
     """Contiguity of a method's own labelling of its own cells (same rule as above).
 
-    Only cell-based methods (terrmap, spopt, GerryChain) have one; it shows how much
-    of a difference the account-level judging (majority + nearest fill) makes.
+    Only cell-based methods (terrmap, spopt, GerryChain) have one; it differs from the
+    account-level verdict only where an occupied cell's account majority differs from
+    the method's label of the cell (or the method used other cells than the judge).
     """
     cells = np.asarray(cells, dtype=np.uint64)
     if cells.shape == judge.cells.shape and np.array_equal(cells, judge.cells):
@@ -236,16 +253,23 @@ def compactness_km(judge: Judge, labels: np.ndarray, k: int) -> float:
 
 
 def score_labels(
-    judge: Judge, labels: np.ndarray, k: int, *, shares: np.ndarray | None = None
+    judge: Judge,
+    labels: np.ndarray,
+    k: int,
+    *,
+    shares: np.ndarray | None = None,
+    drawn: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All metrics of one labelling, the same for every method.
 
     ``labels`` holds one territory index ``0..k-1`` per account, ``-1`` = unassigned.
-    Contiguity is judged on the study area at the judging resolution: each occupied
-    cell takes the majority label of its accounts (accounts off their cell's majority
-    are counted as ``split_share``), empty cells take the label of the nearest
-    labelled cell (multi-source BFS), then :func:`territory_contiguity`. Targets are
-    equal (total / k) unless ``shares`` (one per territory) says otherwise.
+    Contiguity is judged on the judging cells (terrmap's cells for the set): each
+    occupied cell takes the majority label of its accounts (accounts off their cell's
+    majority are counted as ``split_share``); an empty cell takes the method's own
+    label of it where the method drew one (``drawn``: one label per judging cell, see
+    :func:`on_judge_cells`), else the label of the nearest labelled cell (multi-source
+    BFS); then :func:`territory_contiguity`. Targets are equal (total / k) unless
+    ``shares`` (one per territory) says otherwise.
     """
     labels = np.asarray(labels, dtype=np.int64)
     ok = (labels >= 0) & (labels < k)
@@ -255,6 +279,9 @@ def score_labels(
     ratio = loads / target
     majority = cell_majority(judge, labels, k)
     split = ok & (majority[judge.account_cell] != labels)
+    if drawn is not None:
+        own = (majority < 0) & (drawn >= 0) & (drawn < k)
+        majority = np.where(own, drawn, majority)
     filled = fill_empty_cells(judge, majority)
     contiguous = territory_contiguity(judge.adjacency, judge.area_component, filled, k)
     out: dict[str, Any] = {
@@ -390,7 +417,12 @@ def _row(outcome: Outcome, judge: Judge | None, k: int) -> dict[str, Any]:
         "notes": {key: v for key, v in outcome.notes.items() if key != "runs"},
     }
     if outcome.status == "ok" and outcome.labels is not None and judge is not None:
-        row["metrics"] = score_labels(judge, outcome.labels, k, shares=outcome.target_shares)
+        drawn = None
+        if outcome.cells is not None and outcome.cell_labels is not None:
+            drawn = on_judge_cells(judge, outcome.cells, outcome.cell_labels)
+        row["metrics"] = score_labels(
+            judge, outcome.labels, k, shares=outcome.target_shares, drawn=drawn
+        )
         if outcome.cells is not None and outcome.cell_labels is not None:
             own = own_cell_contiguity(judge, outcome.cells, outcome.cell_labels, k)
             row["metrics"]["own_cells_contiguous"] = int(own.sum())
@@ -459,7 +491,10 @@ def run_set(
     for name in scenarios:
         outcome = run_isolated(name, bench, cap=3 * cap, isolate=isolate, target="scenario")
         _log(f"{spec.name}: scenario {name}: {outcome.status} {outcome.message}")
-        row = _row(outcome, judge, spec.k - 1 if name == "rep_leaves" else spec.k)
+        # A scenario's plan may stand on other cells (rep capacities change the split):
+        # it is judged on its own.
+        own = judge if outcome.cells is None else make_judge(replace(bench, cells=outcome.cells))
+        row = _row(outcome, own, spec.k - 1 if name == "rep_leaves" else spec.k)
         row["runs"] = outcome.notes.get("runs", [])
         out["scenarios"][name] = row
     return out

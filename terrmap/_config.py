@@ -72,10 +72,11 @@ class DesignConfig:
     polish
         Run compactness polishing after balancing.
     aim
-        A fresh design balances to ``aim * tolerance`` where the grid allows (it
-        always reports against ``tolerance``); the headroom lets later changes — a
-        rep leaving, a capacity change — be absorbed with few accounts moved. Runs
-        from a baseline or warm start use the full band.
+        A fresh design lets each territory land within ``aim * tolerance`` of its
+        target (it always reports against ``tolerance``): the room inside the band
+        buys compactness, the rest is headroom that lets later changes — a rep
+        leaving, a capacity change — be absorbed with few accounts moved. Runs from a
+        baseline or warm start use the full band.
     """
 
     balance: Balance = "workload"
@@ -90,10 +91,10 @@ class DesignConfig:
     stability: float = 3.0
     split_heavy: bool = True
     place_accounts: bool = True
-    iterations: int = 8
+    iterations: int = 20
     neighbours: int = 6
     polish: bool = True
-    aim: float = 0.25
+    aim: float = 0.5
 
     def __post_init__(self) -> None:
         problems = [

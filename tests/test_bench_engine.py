@@ -108,6 +108,29 @@ def test_judge_agrees_with_terrmap_metrics_where_both_apply() -> None:
         assert m["terrmap_compactness_km"] == pytest.approx(m["compactness_km"], rel=1e-9)
 
 
+def test_empty_ground_is_judged_by_the_methods_own_drawing() -> None:
+    cells = _row_of_cells(7)
+    lat, lon = _accounts_on(cells[[0, 3, 6]])
+    judge = _judge_on(cells, lat, lon, np.ones(3))
+    labels = np.array([0, 1, 0])
+    at = judge.account_cell
+    # territory 1 is the middle cell alone, territory 0 all the ground around it
+    around = np.zeros(judge.cells.size, dtype=np.int64)
+    around[at[1]] = 1
+    assert engine.score_labels(judge, labels, 2, drawn=around)["contiguous"] == 2
+    # territory 1 drawn everywhere, its accounts' cells excepted: territory 0 is cut
+    # in two (the drawing of occupied cells never overrides their accounts' majority)
+    cut = np.ones(judge.cells.size, dtype=np.int64)
+    m = engine.score_labels(judge, labels, 2, drawn=cut)
+    assert m["contiguous"] == 1
+    assert m["split_share"] == 0.0
+    # the drawing is matched to the judging cells whatever their order; other cells: none
+    order = np.random.default_rng(0).permutation(judge.cells.size)
+    drawn = engine.on_judge_cells(judge, judge.cells[order], around[order])
+    assert drawn is not None and np.array_equal(drawn, around)
+    assert engine.on_judge_cells(judge, judge.cells[1:], around[1:]) is None
+
+
 def test_bridging_joins_every_component() -> None:
     from scipy import sparse
     from scipy.sparse import csgraph

@@ -358,6 +358,14 @@ def test_build_plan_argument_errors(accounts):
         build_plan(accounts.drop(columns="workload_hours"), k=3)
 
 
+@pytest.mark.parametrize("aim", [0.25, 0.75])
+def test_fresh_plan_lands_within_aim_of_the_band(sample_accounts, aim):
+    plan = build_plan(sample_accounts, k=6, config=DesignConfig(aim=aim))
+    # inside aim x tolerance up to the flow's rounding, and never outside the band
+    assert plan.report.max_deviation <= aim * 0.02 + 2e-4
+    assert plan.report.tolerance_met
+
+
 def test_golden_sample(sample_accounts, sample_reps):
     plan = build_plan(sample_accounts, sample_reps)
     check_plan(plan, sample_accounts, 0.02)
