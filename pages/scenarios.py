@@ -324,8 +324,8 @@ def what_if() -> None:
     with right, error_boundary("This scenario cannot be planned", stop=False):
         result = scenario_snapshot(base_key, scenario, state.dataset, base, state.design)
         result_key = stable_key(base_key, scenario)
-        show_results(result, result_key, scenario)
-        # One step on a slider is the likeliest next move: have it ready.
+        # One step on a slider is the likeliest next move: start on it while this
+        # result renders.
         moved_capacity = scenario.capacity_hours != previous.capacity_hours
         ahead = neighbour_scenarios(
             scenario,
@@ -336,6 +336,7 @@ def what_if() -> None:
             capacity_first=moved_capacity,
         )
         prefetch_scenarios(base_key, ahead, state.dataset, base, state.design)
+        show_results(result, result_key, scenario)
 
 
 def show_results(result: object, result_key: str, scenario: Scenario) -> None:
