@@ -122,30 +122,28 @@ def _set_rep_capacity() -> None:
     )
 
 
-def _current_values() -> dict[str, object]:
-    """What each what-if control shows for the current plan (no change)."""
+def _control_values(sc: Scenario) -> dict[str, object]:
+    """What each what-if control shows for ``sc`` on the current data and settings."""
     reps = state.dataset.reps
+    visits = sc.visits_per_month or state.scoring.visits_per_month
+    service = sc.service_minutes or state.scoring.service_minutes
     capacity = float(reps["capacity_hours"].median()) if len(reps) else default_capacity
-    resolution = state.design.resolution or base.plan.resolution
-    values: dict[str, object] = {
-        "sc_team": len(reps),
-        "sc_capacity": capacity,
-        "sc_tolerance": float(state.design.tolerance),
-        "sc_balance": state.design.balance,
+    resolution = sc.resolution or state.design.resolution or base.plan.resolution
+    return {
+        "sc_team": sc.team_size or len(reps) - len(sc.leaving) + len(sc.hires),
+        "sc_capacity": float(sc.capacity_hours or capacity),
+        "sc_tolerance": float(sc.tolerance or state.design.tolerance),
+        "sc_balance": sc.balance or state.design.balance,
         "sc_resolution": int(resolution),
-        "sc_leaving": [],
-        "sc_hire_at": "",
+        **{f"sc_visits_{t}": _nearest(visits[t - 1], list(VISITS)) for t in (1, 2, 3)},
+        **{f"sc_service_{t}": float(service[t - 1]) for t in (1, 2, 3)},
     }
-    for t in (1, 2, 3):
-        values[f"sc_visits_{t}"] = _nearest(state.scoring.visits_per_month[t - 1], list(VISITS))
-        values[f"sc_service_{t}"] = float(state.scoring.service_minutes[t - 1])
-    return values
 
 
 def _reset() -> None:
     """Back to the current plan: the controls show it again (set, not deleted: a deleted
     key would leave the browser's slider where it was)."""
-    for key, value in _current_values().items():
+    for key, value in {**_control_values(Scenario()), "sc_leaving": [], "sc_hire_at": ""}.items():
         st.session_state[key] = value
     state.scenario = Scenario()
     state.hire_error = None
@@ -203,11 +201,12 @@ def team_controls(sc: Scenario) -> None:
 def controls(sc: Scenario) -> Scenario:
     """The what-if inputs; returns the scenario they describe."""
     implied = _roster_size(sc)
+    values = _control_values(sc)
     team = st.slider(
         "Number of reps",
         1,
         max(implied + 8, len(roster) + 8),
-        **_initial("sc_team", sc.team_size or implied),
+        **_initial("sc_team", values["sc_team"]),
         key="sc_team",
         help="Fewer: the least-loaded reps' ground is shared out. "
         "More: open hires are placed where load is heaviest.",
@@ -216,7 +215,7 @@ def controls(sc: Scenario) -> Scenario:
         "Capacity of every rep (h/month)",
         *CAPACITY_RANGE,
         step=CAPACITY_STEP,
-        **_initial("sc_capacity", float(sc.capacity_hours or default_capacity)),
+        **_initial("sc_capacity", values["sc_capacity"]),
         key="sc_capacity",
         help="Left at the roster median, each rep keeps their own capacity.",
     )
@@ -224,14 +223,11 @@ def controls(sc: Scenario) -> Scenario:
     with team_tab:
         team_controls(sc)
     with load_tab:
-        visits_now = sc.visits_per_month or state.scoring.visits_per_month
-        service_now = sc.service_minutes or state.scoring.service_minutes
-        options = list(VISITS)
         visits = tuple(
             st.select_slider(
                 f"Tier {t} visits",
-                options,
-                **_initial(f"sc_visits_{t}", _nearest(visits_now[t - 1], options)),
+                list(VISITS),
+                **_initial(f"sc_visits_{t}", values[f"sc_visits_{t}"]),
                 format_func=VISITS.get,
                 key=f"sc_visits_{t}",
             )
@@ -243,7 +239,7 @@ def controls(sc: Scenario) -> Scenario:
                 10.0,
                 180.0,
                 step=5.0,
-                **_initial(f"sc_service_{t}", float(service_now[t - 1])),
+                **_initial(f"sc_service_{t}", values[f"sc_service_{t}"]),
                 key=f"sc_service_{t}",
             )
             for t in (1, 2, 3)
@@ -254,7 +250,7 @@ def controls(sc: Scenario) -> Scenario:
             0.01,
             0.30,
             step=0.01,
-            **_initial("sc_tolerance", float(sc.tolerance or state.design.tolerance)),
+            **_initial("sc_tolerance", values["sc_tolerance"]),
             format="%.2f",
             key="sc_tolerance",
         )
@@ -264,14 +260,14 @@ def controls(sc: Scenario) -> Scenario:
             **(
                 {}
                 if "sc_balance" in st.session_state
-                else {"index": BALANCES.index(sc.balance or state.design.balance)}
+                else {"index": BALANCES.index(str(values["sc_balance"]))}
             ),
             key="sc_balance",
         )
         resolution = st.select_slider(
             "H3 resolution",
             [5, 6, 7, 8],
-            **_initial("sc_resolution", int(sc.resolution or base.plan.resolution)),
+            **_initial("sc_resolution", values["sc_resolution"]),
             key="sc_resolution",
         )
     st.button("Reset to the current plan", on_click=_reset, key="sc_reset")
@@ -382,8 +378,10 @@ def show_results(result: object, result_key: str, scenario: Scenario) -> None:
         st.markdown("**Current plan**")
         tiles = map_tiles()
         render_static_map(
-            base_map(bounds, tiles=tiles),
-            plan_layers(base, shapes_of(base_key, base), account_mode="hidden"),
+            lambda: (
+                base_map(bounds, tiles=tiles),
+                plan_layers(base, shapes_of(base_key, base), account_mode="hidden"),
+            ),
             content_key=stable_key(base_key, "scenario-baseline", tiles),
             height=430,
         )

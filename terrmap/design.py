@@ -64,11 +64,20 @@ def _prior_labels(
 
 
 def _seeds_from_prior(
-    inp: Inputs, prior: NDArray[np.int64], k: int, rng: np.random.Generator
+    inp: Inputs,
+    prior: NDArray[np.int64],
+    k: int,
+    rng: np.random.Generator,
+    homes: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
-    """Centroids of the prior territories; new territories seeded where load is far."""
+    """Centroids of the prior territories; a new territory is seeded at its rep's home
+    when known, else where load is far from every other seed."""
     wpos = np.where(inp.w > 0, inp.w, 0.0)
     base = alloc.centroids(inp.x, wpos + 1e-12, prior, k, np.full((k, 3), np.nan))
+    if homes is not None:
+        h = np.asarray(homes, dtype=float).reshape(k, 2)
+        at_home = np.isnan(base[:, 0]) & np.isfinite(h).all(1)
+        base[at_home] = alloc.to_xyz(h[at_home, 0], h[at_home, 1])
     missing = np.flatnonzero(np.isnan(base[:, 0]))
     occ = np.flatnonzero(wpos > 0)
     for j in missing.tolist():
@@ -287,19 +296,14 @@ def _initial_labels(
             s = np.asarray(seeds, dtype=float).reshape(k, 2)
             sx = alloc.to_xyz(s[:, 0], s[:, 1])
         else:
-            sx = _seeds_from_prior(inp, prior, k, rng)
-            if homes is not None:
-                # A new rep's territory starts at their home, not at a random far cell.
-                h = np.asarray(homes, dtype=float).reshape(k, 2)
-                new = (np.bincount(prior[prior >= 0], minlength=k) == 0) & np.isfinite(h).all(1)
-                sx[new] = alloc.to_xyz(h[new, 0], h[new, 1])
+            sx = _seeds_from_prior(inp, prior, k, rng, homes)
         grow = cfg.max_moved is None
         return _start_new_territories(inp, prior, sx, grow=grow), sx, 0, stability
     if seeds is not None:
         s = np.asarray(seeds, dtype=float).reshape(k, 2)
         sx, fixed, iters = alloc.to_xyz(s[:, 0], s[:, 1]), True, 1
     elif prior is not None and (prior >= 0).any():
-        sx = _seeds_from_prior(inp, prior, k, rng)
+        sx = _seeds_from_prior(inp, prior, k, rng, homes)
         new_territories = np.setdiff1d(np.arange(k), prior[prior >= 0]).size > 0
         fixed, iters = False, 2 if new_territories else 1
     else:

@@ -115,8 +115,12 @@ def _scenario_view(
     dataset: Dataset, baseline: PlanSnapshot, scenario: Scenario, design: DesignConfig
 ) -> tuple[PlanSnapshot, dict[str, BaseGeometry]]:
     snap = run_scenario(dataset.accounts, baseline, scenario, design=design)
+    return snap, _outlines(snap)
+
+
+def _outlines(snap: PlanSnapshot) -> dict[str, BaseGeometry]:
     plan = snap.plan
-    return snap, territory_outlines(plan.cells, plan.labels, plan.territory_ids)
+    return territory_outlines(plan.cells, plan.labels, plan.territory_ids)
 
 
 class _Prefetcher:
@@ -186,8 +190,7 @@ def shapes_of(snapshot_key: str, _snap: PlanSnapshot) -> dict[str, BaseGeometry]
     ahead = _PREFETCH.get(snapshot_key)
     if ahead is not None and ahead.done() and ahead.exception() is None:
         return ahead.result()[1]
-    plan = _snap.plan
-    return territory_outlines(plan.cells, plan.labels, plan.territory_ids)
+    return _outlines(_snap)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Dissolving territories…")

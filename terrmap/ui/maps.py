@@ -141,17 +141,19 @@ def render_edit_map(
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _static_html(content_key: str, _base: folium.Map, _layers: tuple[Any, ...]) -> str:
-    for layer in _layers:
-        layer.add_to(_base)
-    folium.LayerControl(collapsed=False).add_to(_base)
-    localize(_base)
-    return str(_base.get_root().render())
+def _static_html(
+    content_key: str, _build: Callable[[], tuple[folium.Map, Sequence[folium.FeatureGroup]]]
+) -> str:
+    base, layers = _build()
+    for layer in layers:
+        layer.add_to(base)
+    folium.LayerControl(collapsed=False).add_to(base)
+    localize(base)
+    return str(base.get_root().render())
 
 
 def render_static_map(
-    base: folium.Map,
-    layers: Sequence[folium.FeatureGroup],
+    build: Callable[[], tuple[folium.Map, Sequence[folium.FeatureGroup]]],
     *,
     content_key: str,
     height: int = 560,
@@ -160,17 +162,16 @@ def render_static_map(
 
     For a map that does not change while the page reruns (the baseline beside a
     scenario): reruns resend the same cached page, so the browser keeps the frame
-    as it is and the server renders nothing.
+    as it is and the server builds and renders nothing.
 
     Parameters
     ----------
-    base
-        The base map (``terrmap.layers.base_map``).
-    layers
-        Its layers.
+    build
+        Makes the base map (``terrmap.layers.base_map``) and its layers; called only
+        when ``content_key`` is new.
     content_key
         Identifies what the map shows (e.g. the plan's key); same key, same map.
     height
         Height in pixels.
     """
-    st.iframe(_static_html(content_key, base, tuple(layers)), height=height)
+    st.iframe(_static_html(content_key, build), height=height)
