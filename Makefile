@@ -42,6 +42,7 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.pipeline --sizes 50k,1M
 	$(BIN)/python -m bench.engine --sizes 5k,20k,50k,200k --cap 120
+	$(BIN)/python -m bench.frontier --sizes 5k,50k
 	$(BIN)/python -m bench.routing
 	bash .ci/ensure-chromium
 	$(BIN)/python -m bench.dashboard

@@ -15,7 +15,8 @@ How the peers are set up (and why) is documented in ``bench/README.md``; in shor
   the H3 study-area cells with their adjacency.
 * ``gerrychain`` — GerryChain ``recursive_tree_part`` at ±5% on the same cell graph
   with population = workload.
-* ``terrmap`` — :func:`terrmap.design.build_plan` with its defaults.
+* ``terrmap`` — :func:`terrmap.design.build_plan` with its defaults (±2%);
+  ``terrmap_5`` / ``terrmap_10`` — the same asked for ±5% / ±10%.
 
 Coordinates given to the clustering peers are 3-D points on the Earth's surface
 (km): Euclidean distance there is monotone in great-circle distance, so k-means is
@@ -288,9 +289,24 @@ def territory_codes(territory: pd.Series, ids: tuple[str, ...]) -> np.ndarray:
 
 def run_terrmap(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]:
     """terrmap's own engine with its defaults (the account labels come from ``assign``)."""
-    from terrmap.design import build_plan
+    return _terrmap_at(bench, None)
 
-    plan = build_plan(bench.accounts, k=bench.k, random_state=bench.random_state)
+
+def run_terrmap_5(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]:
+    """terrmap asked for ±5%: the band GerryChain and k-means-constrained are given."""
+    return _terrmap_at(bench, BALANCE_EPSILON)
+
+
+def run_terrmap_10(bench: BenchInput) -> tuple[np.ndarray, dict[str, Any]]:
+    """terrmap asked for ±10%: where the balance/compactness trade-off goes next."""
+    return _terrmap_at(bench, 0.10)
+
+
+def _terrmap_at(bench: BenchInput, tolerance: float | None) -> tuple[np.ndarray, dict[str, Any]]:
+    from terrmap.design import DesignConfig, build_plan
+
+    config = None if tolerance is None else DesignConfig(tolerance=tolerance)
+    plan = build_plan(bench.accounts, k=bench.k, config=config, random_state=bench.random_state)
     labels = territory_codes(plan.assign(bench.accounts), tuple(plan.territory_ids))
     notes = {**terrmap_notes(plan), "_cells": plan.cells, "_cell_labels": plan.labels}
     return labels, notes
@@ -340,6 +356,7 @@ def prepare(name: str) -> None:
         from terrmap import grid  # noqa: F401
 
 
+_TERRMAP_IMPORTS = ("terrmap.design", "terrmap.grid")
 METHODS: dict[str, Method] = {
     "kmeans": Method(run_kmeans, ("sklearn.cluster",), uses_graph=False),
     "kmeans_constrained": Method(
@@ -352,7 +369,9 @@ METHODS: dict[str, Method] = {
     "gerrychain": Method(
         run_gerrychain, ("networkx", "gerrychain", "gerrychain.partition"), uses_graph=True
     ),
-    "terrmap": Method(run_terrmap, ("terrmap.design", "terrmap.grid"), uses_graph=False),
+    "terrmap": Method(run_terrmap, _TERRMAP_IMPORTS, uses_graph=False),
+    "terrmap_5": Method(run_terrmap_5, _TERRMAP_IMPORTS, uses_graph=False),
+    "terrmap_10": Method(run_terrmap_10, _TERRMAP_IMPORTS, uses_graph=False),
 }
 
 

@@ -30,6 +30,11 @@ SECTIONS = (
         "Targets: 1M accounts < 10 s and < 2 GiB; 50k < 1 s.",
     ),
     ("Territory engine against its peers", "engine.md", "See `bench/README.md` for the method."),
+    (
+        "Territory engine: what balance costs in compactness",
+        "frontier.md",
+        "`python -m bench.frontier --sizes 5k,50k` (in-process, same sets and metric).",
+    ),
     ("Drive times and day plans", "routing.md", ""),
     ("Dashboard: what-if slider latency", "dashboard.md", ""),
 )

@@ -153,7 +153,7 @@ def _available(*methods: str) -> list[str]:
 
 def test_smoke_run_on_a_few_hundred_accounts(tmp_path: Path) -> None:
     spec = engine.SetSpec("smoke", 400, 4, "northeast")
-    methods = _available("terrmap", "kmeans", "ward", "gerrychain")
+    methods = _available("terrmap", "terrmap_10", "kmeans", "ward", "gerrychain")
     result = engine.run_benchmark(
         [spec],
         cap=60,
@@ -172,6 +172,7 @@ def test_smoke_run_on_a_few_hundred_accounts(tmp_path: Path) -> None:
     assert rows["kmeans"]["compactness_vs_kmeans"] == pytest.approx(1.0)
     assert rows["terrmap"]["time_vs_terrmap"] == pytest.approx(1.0)
     assert rows["terrmap"]["notes"]["resolution"] == result["sets"][0]["resolution"]
+    assert rows["terrmap_10"]["metrics"]["max_deviation"] <= 0.10
     warm = result["sets"][0]["scenarios"]["warm_reruns"]
     assert warm["status"] == "ok", warm["message"]
     assert {r["change"] for r in warm["runs"]} >= {"K 4->5", "K 4->3"}
@@ -184,6 +185,7 @@ def test_smoke_run_on_a_few_hundred_accounts(tmp_path: Path) -> None:
     assert json.loads(js.read_text())["sets"][0]["accounts"] == 400
     text = md.read_text()
     assert "| terrmap |" in text and "Warm reruns" in text and "Rep leaves" in text
+    assert "| smoke | " in text.split("Balance against compactness")[1]
 
 
 @pytest.mark.slow
@@ -196,3 +198,22 @@ def test_isolated_run_and_time_cap() -> None:
     capped = engine.run_isolated("kmeans", bench, cap=0)
     assert capped.status == "timeout"
     assert capped.message == "did not finish in 0 s"
+
+
+def test_frontier_reports_every_band_and_the_costliest_territories() -> None:
+    from bench import frontier
+
+    result = frontier.run(engine.SetSpec("smoke", 400, 4, "northeast"))
+    assert [row["band"] for row in result["frontier"]] == list(frontier.BANDS)
+    for row in result["frontier"]:
+        for start in ("bisection", "k-means centres"):
+            assert row[start]["km"] > 0 and row[start]["max_deviation"] >= 0
+    for who in ("kmeans", "terrmap"):
+        top = result[f"{who}_top"]
+        contributed = [r["km_contributed"] for r in top]
+        assert contributed == sorted(contributed, reverse=True)
+        assert sum(r["share"] for r in top) == pytest.approx(1.0)  # 4 territories, all shown
+        total = result[f"{who}_km"]
+        assert sum(contributed) == pytest.approx(total)
+    text = frontier.to_markdown([result])
+    assert text.count("| ±") == 4 and "| none |" in text
