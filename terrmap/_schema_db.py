@@ -260,7 +260,9 @@ def make_engine(url: str, *, create: bool) -> Engine:
     Raises :class:`StoreError` for a malformed URL, a missing driver, a SQLite path that
     is a folder, or a missing file when ``create`` is False.
     """
-    if "://" not in url:
+    if url == ":memory:":  # SQLite's own name for a private in-memory database
+        url = "sqlite://"
+    elif "://" not in url:
         url = _sqlite_url(Path(url).expanduser())
     try:
         parsed = sa.make_url(url)

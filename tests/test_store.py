@@ -365,3 +365,12 @@ def test_import_refuses_accounts_the_plan_was_not_made_from(
     with pytest.raises(StoreError, match=r"10 of its accounts are missing"):
         db.import_plan_dir(made, name="x", accounts=accounts.iloc[10:].reset_index(drop=True))
     assert db.plans() == [] and db.datasets() == []
+
+
+def test_memory_is_a_private_in_memory_database_not_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = PlanStore(":memory:")
+    assert store.plans() == []
+    assert list(tmp_path.iterdir()) == []
