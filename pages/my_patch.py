@@ -30,6 +30,7 @@ from terrmap.patch_layers import (
 )
 from terrmap.route_export import google_maps_urls, plan_to_csv, plan_to_gpx, route_points
 from terrmap.routing import DayConfig, DayPlan, WeekPlan, plan_day, plan_week
+from terrmap.stops import window_labels
 from terrmap.travel import Travel, travel_model_name
 from terrmap.travel_geometry import drive_time_areas, path_coords
 from terrmap.travel_load import monthly_travel_hours
@@ -178,6 +179,7 @@ if upload is not None:
 model = travel_model_name(travel)
 
 config = DayConfig.from_scoring(state.scoring)
+window = dict(zip(mine["account_id"].astype(str), window_labels(mine), strict=True))
 key = stable_key(plan_key, territory_id, travel_key)
 with error_boundary("Planning the day"):
     day = day_plan(key, mine, travel, home, date, hours, start, config, thorough)
@@ -236,6 +238,7 @@ with today:
                         "#": table["order"],
                         "Account": table["name"].fillna(table["account_id"]),
                         "Arrive": table["arrival"].map(lambda t: t.strftime("%H:%M")),
+                        "Window": table["account_id"].map(window),
                         "Drive min": table["drive_min"].round(0),
                         "Wait min": table["wait_min"].round(0),
                         "On site": table["service_min"].round(0),
@@ -318,6 +321,7 @@ with ranked:
             "Last activity": mine["last_activity"],
             "Days since": info["days_since"].round(0),
             "Overdue": info["overdue"],
+            "Visit window": ids.map(window),
             "Opportunity $": mine["opportunity"].round(0) if "opportunity" in mine else np.nan,
             "Stop today": ids.map(planned).astype("Int64"),
         }

@@ -23,9 +23,11 @@ __all__ = [
     "cell_text",
     "cells_text",
     "factor",
+    "hhmm",
     "lookup",
     "missing_text",
     "parse_coordinate",
+    "parse_time",
     "take",
     "take_text",
     "text",
@@ -33,6 +35,7 @@ __all__ = [
     "to_coordinate",
     "to_datetime",
     "to_float",
+    "to_time",
 ]
 
 #: Cell spellings read as blank in value columns ("NA", "-", "null", ...), lower case.
@@ -41,6 +44,9 @@ _NUM_RE = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 _DMS_RE = re.compile(
     r"^\s*([+-]?\d+(?:\.\d+)?)\s*[°d:\s]\s*(?:(\d+(?:\.\d+)?)\s*['′m:\s]\s*)?"
     r"(?:(\d+(?:\.\d+)?)\s*(?:[\"″s]|'')?\s*)?([NSEWnsew])?\s*$"
+)
+_TIME_RE = re.compile(
+    r"^\s*(\d{1,2})(?:[:.h](\d{2})(?::(\d{2}))?)?\s*(?:([ap])\.?\s*m?\.?)?\s*$", re.IGNORECASE
 )
 _HEMI_RE = re.compile(r"^\s*([NSEWnsew])?\s*([+-]?\d+(?:\.\d+)?)\s*°?\s*([NSEWnsew])?\s*$")
 
@@ -270,6 +276,50 @@ def _in_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = values.copy()
     values[early | late] = np.datetime64("NaT")
     return values.astype("datetime64[ns]"), early, late
+
+
+def parse_time(value: str) -> float:
+    """Minutes after midnight of a time of day; NaN when it is not one.
+
+    Accepts ``9:30``, ``09:30:00``, ``9.30``, ``9h30``, ``9:30 am``, ``2 pm``, ``14``
+    and a spreadsheet's fraction of a day (``0.375`` = 09:00).
+
+    >>> parse_time("2:30 pm"), parse_time("0.375"), parse_time("25:00")
+    (870.0, 540.0, nan)
+    """
+    m = _TIME_RE.match(value)
+    if m is None:
+        try:
+            fraction = float(value)
+        except ValueError:
+            return float("nan")
+        return round(fraction * 1440.0, 3) if 0.0 <= fraction < 1.0 else float("nan")
+    hour, minute, second = int(m[1]), int(m[2] or 0), int(m[3] or 0)
+    if m[4]:  # 12-hour clock
+        if not 1 <= hour <= 12:
+            return float("nan")
+        hour = hour % 12 + (12 if m[4].lower() == "p" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return float("nan")
+    return hour * 60.0 + minute + second / 60.0
+
+
+def hhmm(minutes: float) -> str:
+    """Minutes after midnight as ``"HH:MM"`` (rounded to the minute).
+
+    >>> hhmm(570.4)
+    '09:30'
+    """
+    whole = min(round(minutes), 1439)  # 23:59:59 is 23:59, not 24:00
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def to_time(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Times of day as minutes after midnight (distinct values only): ``(values, bad)``."""
+    codes, texts = factor(raw)
+    minutes = [float("nan") if t is None else parse_time(t) for t in texts]
+    bad = [t is not None and np.isnan(v) for t, v in zip(texts, minutes, strict=True)]
+    return take(codes, minutes, np.nan, "float64"), take(codes, bad, False, "bool")
 
 
 def to_bool(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from terrmap._cells import (
     factor,
+    hhmm,
     lookup,
     missing_text,
     take_text,
@@ -23,6 +24,7 @@ from terrmap._cells import (
     to_bool,
     to_datetime,
     to_float,
+    to_time,
 )
 from terrmap._problems import Collector, rows_text
 from terrmap.schema import Kind
@@ -34,6 +36,7 @@ __all__ = [
     "check_lookup",
     "check_number",
     "check_owner",
+    "check_visit_window",
     "check_win_rate",
     "industries",
     "optional_text",
@@ -206,6 +209,39 @@ def check_date(
             "check the date; the last activity cannot be later than today",
         )
     return vals
+
+
+def check_visit_window(
+    frame: pd.DataFrame, src: Mapping[str, str], col: Collector
+) -> tuple[pd.Series, pd.Series]:
+    """``visit_from`` / ``visit_until`` as ``"HH:MM"`` text; a reversed window is a problem."""
+    minutes = {}
+    for name in ("visit_from", "visit_until"):
+        c = src.get(name)
+        if c is None:
+            minutes[name] = np.full(len(frame), np.nan)
+            continue
+        vals, bad = to_time(frame[c])
+        col.add(bad, c, frame[c], "not a time of day", "write times as HH:MM, e.g. 09:30 or 14:00")
+        minutes[name] = vals
+    opens, closes = minutes["visit_from"], minutes["visit_until"]
+    if "visit_until" in src:
+        col.add(
+            opens > closes,
+            src["visit_until"],
+            frame[src["visit_until"]],
+            lambda i: [f"visit window closes before it opens ({hhmm(opens[j])})" for j in i],
+            "swap visit_from and visit_until, or leave one blank",
+        )
+        closes = np.where(opens > closes, np.nan, closes)
+    return _hhmm_series(opens), _hhmm_series(closes)
+
+
+def _hhmm_series(minutes: np.ndarray) -> pd.Series:
+    known = ~np.isnan(minutes)
+    out = missing_text(minutes.size)
+    out[known] = [hhmm(m) for m in minutes[known]]
+    return out
 
 
 def check_bool(frame: pd.DataFrame, c: str | None, col: Collector) -> np.ndarray:

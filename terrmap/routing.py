@@ -229,6 +229,8 @@ def plan_day(
         Priorities and service times; see :class:`DayConfig`.
     windows
         Optional ``{account_id: (open, close)}``: the visit must *start* in the window.
+        ``None`` takes them from the accounts' ``visit_from`` / ``visit_until``
+        columns (no window where both are blank); ``{}`` ignores them.
     priority
         Optional priorities (index aligned with ``accounts``) replacing
         :func:`visit_priority`.
@@ -305,7 +307,9 @@ def plan_week(
     last activity. Accounts visited more than weekly (interval under 7 days) need
     ``round(7 / interval)`` visits, on different days. All days are solved together (one
     OR-Tools vehicle per day), so nearby accounts share a day; what does not fit is
-    dropped, lowest priority first, each with its reason.
+    dropped, lowest priority first, each with its reason. Visit windows (``windows``, or
+    the accounts' ``visit_from`` / ``visit_until``) hold on every day, as in
+    :func:`plan_day`.
     """
     t0 = time.perf_counter()
     c = config or DayConfig()

@@ -27,6 +27,11 @@ the same arguments give identical frames. How each column is made:
   alphabetical blocks of the state's city names. The starting plan is therefore
   visibly unbalanced and interleaved. 1% of accounts have no owner yet; ~1% strategic
   ENT accounts are locked.
+* **Visit windows** -- by industry, as reps meet them: restaurants and hotels
+  (Hospitality) take visits 14:00-17:00 between the rushes, healthcare practices
+  before noon (08:00-11:30), retail stores from 10:00; a few accounts elsewhere only
+  in the morning or only from 13:00. ``visit_from`` / ``visit_until`` are blank for the
+  rest (any time).
 * **Reps** -- the region's demand is split into as many parts of equal expected
   accounts as there are reps (recursive bisection), and each rep lives in the largest
   city near the centre of a part: metros get several reps, rural states one, all at
@@ -84,8 +89,16 @@ DENSITY_EXPONENT = 0.6
 MAX_JITTER_KM = 1.5
 ACCOUNT_COLUMNS = (
     "account_id", "name", "lat", "lon", "zip", "city", "state", "industry", "segment",
-    "employees", "acv", "win_rate", "tier", "owner", "last_activity", "locked",
+    "employees", "acv", "win_rate", "tier", "owner", "last_activity", "locked", "visit_from",
+    "visit_until",
 )  # fmt: skip
+#: Visit windows by industry: (share of its accounts with a window, from, until).
+_WINDOWS: dict[str, tuple[float, str | None, str | None]] = {
+    "Hospitality": (0.7, "14:00", "17:00"),
+    "Healthcare": (0.5, "08:00", "11:30"),
+    "Retail": (0.4, "10:00", None),
+}
+_OTHER_WINDOWS = ((0.04, "08:00", "12:00"), (0.04, "13:00", None))
 REP_COLUMNS = (
     "rep_id", "name", "home_lat", "home_lon", "home_zip", "home_city", "home_state",
     "capacity_hours", "segment", "industries", "start_date",
@@ -580,7 +593,7 @@ def make_sample(
     """
     z = _check_args(n_accounts, n_reps, region)
     seq = np.random.SeedSequence(random_state)
-    rng = [np.random.default_rng(s) for s in seq.spawn(7)]
+    rng = [np.random.default_rng(s) for s in seq.spawn(8)]  # child k is the same for any count
     zi, xyz = _place(z, n_accounts, rng[0])
     lat, lon = _to_latlon(xyz)
     firm = _firmographics(z.density[zi], rng[1])
@@ -614,7 +627,27 @@ def make_sample(
     accounts["last_activity"] = _last_activity(effective_tier, rng[6])
     locked = (segment == 2) & (effective_tier == 1) & (rng[6].uniform(size=n_accounts) < 0.3)
     accounts["locked"] = locked
+    accounts["visit_from"], accounts["visit_until"] = _visit_windows(accounts["industry"], rng[7])
     return accounts[list(ACCOUNT_COLUMNS)], reps[list(REP_COLUMNS)]
+
+
+def _visit_windows(industry: pd.Series, rng: np.random.Generator) -> tuple[pd.Series, pd.Series]:
+    """``visit_from`` / ``visit_until`` text ("HH:MM" or missing), see the module docstring."""
+    u = rng.uniform(size=len(industry))
+    opens = pd.Series(index=industry.index, dtype="str")
+    closes = pd.Series(index=industry.index, dtype="str")
+    known = industry.notna().to_numpy()
+    other = known.copy()
+    for name, (share, a, b) in _WINDOWS.items():
+        mine = known & (industry == name).to_numpy()
+        other &= ~mine
+        opens[mine & (u < share)], closes[mine & (u < share)] = a, b
+    low = 0.0
+    for share, a, b in _OTHER_WINDOWS:
+        pick = other & (u >= low) & (u < low + share)
+        opens[pick], closes[pick] = a, b
+        low += share
+    return opens, closes
 
 
 def _nan_blank(values: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:

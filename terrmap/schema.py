@@ -53,7 +53,9 @@ __all__ = [
 ]
 
 Kind = Literal["accounts", "reps"]
-ValueKind = Literal["id", "text", "float", "tier", "segment", "zip", "date", "bool", "industries"]
+ValueKind = Literal[
+    "id", "text", "float", "tier", "segment", "zip", "date", "time", "bool", "industries"
+]
 
 #: Monthly capacity a rep gets when the roster leaves ``capacity_hours`` blank.
 DEFAULT_CAPACITY_HOURS = 140.0
@@ -83,6 +85,7 @@ _DTYPE: Mapping[ValueKind, str] = {
     "segment": "str",
     "zip": "str",
     "date": "datetime64[ns]",
+    "time": "str",  # "HH:MM", 24-hour clock
     "bool": "bool",
     "industries": "str",
 }
@@ -185,6 +188,14 @@ ACCOUNT_COLUMNS: tuple[ColumnSpec, ...] = (
           "Date of the last visit or activity."),
     _spec("locked", "bool", "lock is_locked pinned keep_owner do_not_move",
           "True keeps the account with its owner in redesigns."),
+    _spec("visit_from", "time",
+          "visit_window_start window_start window_open opens open_from open_time "
+          "available_from visit_after earliest_visit",
+          "Earliest time a visit may start (HH:MM, local; e.g. 09:00); blank = any time."),
+    _spec("visit_until", "time",
+          "visit_window_end window_end window_close closes open_until close_time "
+          "available_until visit_before latest_visit",
+          "Latest time a visit may start (HH:MM, local; e.g. 15:30); blank = any time."),
 )  # fmt: skip
 
 REP_COLUMNS: tuple[ColumnSpec, ...] = (

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from terrmap._cells import hhmm, to_time
 from terrmap.errors import InputError, Problem, TerrmapError
 from terrmap.network import RoadNetwork, snap_points
 from terrmap.sequencing import Instance, explain_dropped
@@ -30,12 +31,14 @@ __all__ = [
     "ReasonCode",
     "Stops",
     "Windows",
+    "account_windows",
     "candidate_stops",
     "check_accounts",
     "drop_infeasible",
     "explain_drops",
     "snap_warnings",
     "to_instance",
+    "window_labels",
 ]
 
 ReasonCode = Literal["no_location", "unreachable", "time_window", "no_time", "priority", "detour"]
@@ -151,6 +154,64 @@ def _window_minutes(
     return lo, hi
 
 
+def account_windows(accounts: pd.DataFrame) -> dict[str, tuple[dt.time, dt.time]]:
+    """Visit windows from the accounts' ``visit_from`` / ``visit_until`` columns.
+
+    A blank side leaves that side open (midnight / 23:59). Accounts without either
+    column, or with both blank, have no window.
+
+    Raises
+    ------
+    InputError
+        A cell that is not a time of day, or a window closing before it opens.
+    """
+    minutes = {}
+    problems: list[Problem] = []
+    for name in ("visit_from", "visit_until"):
+        if name not in accounts:
+            minutes[name] = np.full(len(accounts), np.nan)
+            continue
+        raw = accounts[name].reset_index(drop=True)
+        vals, bad = to_time(raw)
+        problems += [
+            Problem(None, name, str(raw.iloc[i]), "not a time of day", "write it as HH:MM")
+            for i in np.flatnonzero(bad)[:20]
+        ]
+        minutes[name] = vals
+    lo, hi = minutes["visit_from"], minutes["visit_until"]
+    given = ~(np.isnan(lo) & np.isnan(hi))
+    lo, hi = np.where(np.isnan(lo), 0.0, lo), np.where(np.isnan(hi), 1439.0, hi)
+    ids = accounts["account_id"].astype(str).to_numpy()
+    problems += [
+        Problem(None, "visit_until", ids[i], "visit window closes before it opens", "swap them")
+        for i in np.flatnonzero(given & (lo > hi))[:20]
+    ]
+    if problems:
+        raise InputError(problems, source="visit windows")
+    return {ids[i]: (_time_of(lo[i]), _time_of(hi[i])) for i in np.flatnonzero(given)}
+
+
+def window_labels(accounts: pd.DataFrame) -> pd.Series:
+    """Each account's visit window as text ("08:00-11:30", "from 10:00", "until 14:00", "").
+
+    Indexed like ``accounts``; see :func:`account_windows` for what the columns mean.
+    """
+    ids = accounts["account_id"].astype(str)
+    labels = {}
+    for aid, (a, b) in account_windows(accounts).items():
+        if b >= dt.time(23, 59):
+            labels[aid] = f"from {a:%H:%M}"
+        elif a == dt.time(0, 0):
+            labels[aid] = f"until {b:%H:%M}"
+        else:
+            labels[aid] = f"{a:%H:%M}-{b:%H:%M}"
+    return ids.map(lambda aid: labels.get(aid, ""))
+
+
+def _time_of(minutes: float) -> dt.time:
+    return dt.time.fromisoformat(hhmm(minutes))
+
+
 def candidate_stops(
     accounts: pd.DataFrame,
     date: dt.date,
@@ -159,7 +220,10 @@ def candidate_stops(
     priority: pd.Series | None,
     start: dt.time,
 ) -> tuple[Stops, list[DroppedStop], list[str]]:
-    """All located accounts as stops, highest priority first; unlocated ones dropped."""
+    """All located accounts as stops, highest priority first; unlocated ones dropped.
+
+    ``windows=None`` takes the accounts' own visit windows (:func:`account_windows`).
+    """
     info = visit_priority(accounts, date=date, config=c)
     pri = info["priority"] if priority is None else pd.to_numeric(priority).reindex(accounts.index)
     ids = accounts["account_id"].astype(str).tolist()
@@ -170,7 +234,8 @@ def candidate_stops(
         if ("name" in accounts)
         else [None] * len(ids)
     )
-    open_min, close_min = _window_minutes(ids, windows, start)
+    given = account_windows(accounts) if windows is None else windows
+    open_min, close_min = _window_minutes(ids, given, start)
     p = pri.fillna(0.0).to_numpy(float)
     located = np.isfinite(lat) & np.isfinite(lon)
     dropped = [

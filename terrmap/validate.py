@@ -16,6 +16,9 @@ Decisions worth knowing (also in the user docs):
 * Dates: ISO 8601 first, then US month-first (``05/31/2024``), then other unambiguous
   spellings (``31.05.2024``, ``May 31, 2024``). A ``last_activity`` in the future is a
   problem; a future ``start_date`` (a planned hire) is not.
+* Visit windows: ``visit_from`` / ``visit_until`` are times of day (``09:30``,
+  ``2:30 pm``, ``14h``, a spreadsheet's day fraction), stored as ``HH:MM``; a window
+  that closes before it opens is a problem.
 * Duplicate ids: every row after the first with the same id is a problem whose message
   names all rows involved; ``drop_invalid`` therefore keeps the first occurrence.
 * A location comes from lat/lon, or from the ZIP centre when both coordinates are
@@ -46,6 +49,7 @@ from terrmap._columns import (
     check_lookup,
     check_number,
     check_owner,
+    check_visit_window,
     check_win_rate,
     industries,
     optional_text,
@@ -240,6 +244,7 @@ def check_accounts(
         "last_activity": check_date(frame, src.get("last_activity"), col, future_ok=False),
         "locked": check_bool(frame, src.get("locked"), col),
     }
+    data["visit_from"], data["visit_until"] = check_visit_window(frame, src, col)
     _note_zip_placed(col, approx, where)
     return _finish(frame, data, "accounts", col, match, keep_extra)
 

@@ -11,15 +11,18 @@ from hypothesis import strategies as st
 from terrmap._cells import (
     blank,
     factor,
+    hhmm,
     lookup,
     missing_text,
     parse_coordinate,
+    parse_time,
     take_text,
     text,
     to_bool,
     to_coordinate,
     to_datetime,
     to_float,
+    to_time,
 )
 from terrmap.schema import TIER_ALIASES
 
@@ -179,3 +182,24 @@ def test_to_bool_and_lookup() -> None:
     codes, mapped, bad_t = lookup(pd.Series(["T1", "tier 2", "3.0", "x", None]), TIER_ALIASES)
     assert [mapped[c] if c >= 0 else None for c in codes] == [1, 2, 3, None, None]
     assert bad_t.tolist() == [False, False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("cell", "minutes"),
+    [("9:30", 570), ("09:30:00", 570), ("9.30", 570), ("9h30", 570), ("9:30 am", 570),
+     ("2 pm", 840), ("12 am", 0), ("12pm", 720), ("14", 840), ("0.375", 540),
+     ("25:00", None), ("9:75", None), ("13pm", None), ("noon", None), ("930", None),
+     ("1.5", None)],
+)  # fmt: skip
+def test_time_of_day_spellings(cell: str, minutes: float | None) -> None:
+    got = parse_time(cell)
+    assert np.isnan(got) if minutes is None else got == minutes
+
+
+def test_to_time_of_native_cells() -> None:
+    import datetime as dt
+
+    values, bad = to_time(pd.Series([dt.time(9, 30), None, "x", "17:00", 0.5], dtype=object))
+    np.testing.assert_array_equal(values, [570.0, np.nan, np.nan, 1020.0, 720.0])
+    assert bad.tolist() == [False, False, True, False, False]
+    assert hhmm(1439.99) == "23:59"

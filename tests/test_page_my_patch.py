@@ -74,6 +74,10 @@ def test_page_shows_the_reps_day_map_and_exports(folium_calls: FakeFolium) -> No
     assert route["#"].tolist() == list(range(1, len(route) + 1))
     stops = int(metrics["Stops today"])
     assert len(route) == stops
+    # Visits start inside the accounts' own windows (the sample has them by industry).
+    for arrive, window in zip(route["Arrive"], route["Window"], strict=True):
+        if "-" in window:
+            assert arrive <= window.split("-")[1]  # may wait for it to open, never late
     links = list(at.get("link_button"))
     assert links and all("google.com/maps/dir/" in b.proto.url for b in links)
     labels = [b.proto.label for b in at.get("download_button")]
@@ -108,6 +112,7 @@ def test_week_plan_and_ranked_list(folium_calls: FakeFolium) -> None:
     assert len(week) == 5 and week["Stops"].sum() == int(planned)
     ranked = next(f for f in frames if "Priority" in f.columns)
     assert ranked["Priority"].is_monotonic_decreasing
+    assert ranked["Visit window"].str.contains("-|from|until").any()
     assert ranked["Stop today"].notna().sum() == int(_metrics(at)["Stops today"])
 
 

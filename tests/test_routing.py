@@ -18,6 +18,7 @@ from terrmap.network import RoadNetwork
 from terrmap.network_io import load_network
 from terrmap.routing import DayConfig, DayPlan, plan_day, plan_week
 from terrmap.scoring import ScoringConfig
+from terrmap.stops import window_labels
 from terrmap.travel import EstimateModel, travel_matrix
 from terrmap.visits import due_visits, visit_priority
 
@@ -190,6 +191,54 @@ def test_time_windows_are_kept_or_the_stop_is_dropped_with_that_reason() -> None
     assert late.code == "time_window" and late.reason.startswith("outside its time window")
     assert "after it closes at 08:01" in late.reason
     assert_consistent(plan, 8)
+
+
+def test_the_accounts_own_visit_windows_are_kept_unless_overridden() -> None:
+    frame = accounts_near(HOME, 6, 10.0, 3)
+    frame["visit_from"] = ["13:00", None, "9:00 am", None, None, None]
+    frame["visit_until"] = ["13:30", "08:01", "10:00", None, None, None]
+    ids = frame["account_id"].tolist()
+    plan = plan_day(frame, home=HOME, date=DAY, hours=8)
+    starts = {s.account_id: s.start.time() for s in plan.stops}
+    assert dt.time(13, 0) <= starts[ids[0]] <= dt.time(13, 30)
+    assert dt.time(9, 0) <= starts[ids[2]] <= dt.time(10, 0)
+    (late,) = [d for d in plan.dropped if d.account_id == ids[1]]
+    assert late.code == "time_window" and "after it closes at 08:01" in late.reason
+    week = plan_week(frame.assign(last_activity=pd.NaT), home=HOME, week_start=DAY, hours=8)
+    for day in week.days:
+        for stop in day.stops:
+            if stop.account_id == ids[0]:
+                assert dt.time(13, 0) <= stop.start.time() <= dt.time(13, 30)
+    ignored = plan_day(frame, home=HOME, date=DAY, hours=8, windows={})
+    assert ids[1] in {s.account_id for s in ignored.stops}
+
+
+def test_bad_visit_window_cells_raise_with_every_problem() -> None:
+    frame = accounts_near(HOME, 3, 10.0, 3)
+    frame["visit_from"] = ["noon", "15:00", None]
+    frame["visit_until"] = [None, "14:00", "25:00"]
+    with pytest.raises(InputError) as err:
+        plan_day(frame, home=HOME, date=DAY)
+    problems = {(p.column, p.value, p.message) for p in err.value.problems}
+    assert problems == {
+        ("visit_from", "noon", "not a time of day"),
+        ("visit_until", "25:00", "not a time of day"),
+        ("visit_until", "A001", "visit window closes before it opens"),
+    }
+
+
+def test_window_labels() -> None:
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "d"],
+            "visit_from": ["08:00", "10:00", None, None],
+            "visit_until": ["11:30", None, "2 pm", None],
+        },
+        index=[5, 6, 7, 8],
+    )
+    labels = window_labels(frame)
+    assert labels.to_dict() == {5: "08:00-11:30", 6: "from 10:00", 7: "until 14:00", 8: ""}
+    assert window_labels(frame[["account_id"]]).eq("").all()
 
 
 def test_unplaceable_accounts_are_explained() -> None:

@@ -132,6 +132,19 @@ def test_crm_gaps_exist_but_are_few(northeast: tuple[pd.DataFrame, pd.DataFrame]
         assert missing[col] == 0, col
 
 
+def test_visit_windows_follow_the_industry(northeast: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    accounts, _ = northeast
+    has = accounts["visit_from"].notna() | accounts["visit_until"].notna()
+    share = has.groupby(accounts["industry"]).mean()
+    assert 0.6 < share["Hospitality"] < 0.8 and 0.4 < share["Healthcare"] < 0.6
+    assert 0.3 < share["Retail"] < 0.5 and share["Manufacturing"] < 0.15
+    hospitality = accounts[has & accounts["industry"].eq("Hospitality")]
+    assert hospitality["visit_from"].eq("14:00").all()
+    assert hospitality["visit_until"].eq("17:00").all()
+    opens = pd.to_datetime(accounts["visit_from"].dropna(), format="%H:%M")
+    assert opens.dt.hour.between(8, 14).all()
+
+
 def test_activity_dates(northeast: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     accounts, _ = northeast
     days = (pd.Timestamp(REFERENCE_DATE) - accounts["last_activity"]).dt.days

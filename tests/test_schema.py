@@ -22,7 +22,7 @@ def test_output_columns_follow_the_contract() -> None:
     assert schema.output_columns("accounts") == [
         "account_id", "name", "lat", "lon", "zip", "approximate", "industry", "segment",
         "employees", "acv", "win_rate", "tier", "workload_hours", "owner", "last_activity",
-        "locked",
+        "locked", "visit_from", "visit_until",
     ]  # fmt: skip
     assert schema.output_columns("reps") == [
         "rep_id", "name", "home_lat", "home_lon", "home_zip", "approximate",

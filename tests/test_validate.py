@@ -293,6 +293,10 @@ def test_na_tokens_are_blank_not_errors() -> None:
         ({"last_activity": "2999-01-01"}, "last_activity", "in the future"),
         ({"last_activity": "1850-01-01"}, "last_activity", "before 1900"),
         ({"locked": "maybe"}, "locked", "not a yes/no value"),
+        ({"visit_from": "noon"}, "visit_from", "not a time of day"),
+        ({"visit_until": "25:00"}, "visit_until", "not a time of day"),
+        ({"visit_from": "15:00", "visit_until": "2 pm"}, "visit_until",
+         "visit window closes before it opens (15:00)"),
     ],
 )  # fmt: skip
 def test_category_and_date_defects(cells: dict[str, str], column: str, text: str) -> None:
@@ -344,6 +348,18 @@ def test_boolean_spellings(value: str, expected: bool) -> None:
 def test_date_spellings(value: str) -> None:
     out = check_accounts(with_row(last_activity=value)).frame["last_activity"].iloc[-1]
     assert out.normalize() == pd.Timestamp("2024-05-31")
+
+
+@pytest.mark.parametrize(
+    ("opens", "closes", "expected"),
+    [("9:00", "11:30 am", ("09:00", "11:30")), ("2 pm", "", ("14:00", None)),
+     ("", "16h30", (None, "16:30")), ("0.375", "0.5", ("09:00", "12:00")),
+     ("23:59:59", "", ("23:59", None))],
+)  # fmt: skip
+def test_visit_window_spellings(opens: str, closes: str, expected: tuple) -> None:
+    frame = check_accounts(with_row(visit_from=opens, visit_until=closes)).frame
+    got = tuple(None if pd.isna(v) else v for v in frame[["visit_from", "visit_until"]].iloc[-1])
+    assert got == expected
 
 
 # --------------------------------------------------------------------------- reps
