@@ -29,6 +29,8 @@ _ACCOUNT_COLUMNS = [
     "opportunity",
     "workload_hours",
     "last_activity",
+    "visit_from",
+    "visit_until",
     "owner",
 ]
 
