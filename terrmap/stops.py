@@ -165,6 +165,7 @@ def account_windows(accounts: pd.DataFrame) -> dict[str, tuple[dt.time, dt.time]
     InputError
         A cell that is not a time of day, or a window closing before it opens.
     """
+    ids = accounts["account_id"].astype(str).to_numpy()
     minutes = {}
     problems: list[Problem] = []
     for name in ("visit_from", "visit_until"):
@@ -174,17 +175,19 @@ def account_windows(accounts: pd.DataFrame) -> dict[str, tuple[dt.time, dt.time]
         raw = accounts[name].reset_index(drop=True)
         vals, bad = to_time(raw)
         problems += [
-            Problem(None, name, str(raw.iloc[i]), "not a time of day", "write it as HH:MM")
-            for i in np.flatnonzero(bad)[:20]
-        ]
+            Problem(
+                None, name, str(raw.iloc[i]), f"not a time of day (account {ids[i]})",
+                "write it as HH:MM, e.g. 09:30",
+            )
+            for i in np.flatnonzero(bad)
+        ]  # fmt: skip
         minutes[name] = vals
     lo, hi = minutes["visit_from"], minutes["visit_until"]
     given = ~(np.isnan(lo) & np.isnan(hi))
     lo, hi = np.where(np.isnan(lo), 0.0, lo), np.where(np.isnan(hi), 1439.0, hi)
-    ids = accounts["account_id"].astype(str).to_numpy()
     problems += [
         Problem(None, "visit_until", ids[i], "visit window closes before it opens", "swap them")
-        for i in np.flatnonzero(given & (lo > hi))[:20]
+        for i in np.flatnonzero(given & (lo > hi))
     ]
     if problems:
         raise InputError(problems, source="visit windows")

@@ -221,8 +221,8 @@ def test_bad_visit_window_cells_raise_with_every_problem() -> None:
         plan_day(frame, home=HOME, date=DAY)
     problems = {(p.column, p.value, p.message) for p in err.value.problems}
     assert problems == {
-        ("visit_from", "noon", "not a time of day"),
-        ("visit_until", "25:00", "not a time of day"),
+        ("visit_from", "noon", "not a time of day (account A000)"),
+        ("visit_until", "25:00", "not a time of day (account A002)"),
         ("visit_until", "A001", "visit window closes before it opens"),
     }
 
