@@ -46,16 +46,13 @@ pages = [
     st.Page(
         HERE / "pages" / "data.py", title="Data", icon=":material/upload_file:", url_path="data"
     ),
+    st.Page(
+        HERE / "pages" / "my_patch.py",
+        title="My patch",
+        icon=":material/route:",
+        url_path="my-patch",
+    ),
 ]
-if (HERE / "pages" / "my_patch.py").exists():
-    pages.append(
-        st.Page(
-            HERE / "pages" / "my_patch.py",
-            title="My patch",
-            icon=":material/route:",
-            url_path="my-patch",
-        )
-    )
 page = st.navigation(pages)
 
 with error_boundary("Loading the bundled sample"):
