@@ -15,6 +15,7 @@ import streamlit as st
 
 from terrmap.grid import cell_resolution
 from terrmap.layers import MapSelection
+from terrmap.metrics import rollup
 from terrmap.ui.cache import shapes_of
 from terrmap.ui.details import cell_details, resolve_selection, territory_details
 from terrmap.ui.edit_panel import (
@@ -145,6 +146,14 @@ def editor() -> None:
     with tabs[3]:
         history_tab(state, session)
 
+    roll = rollup(snap.table, snap.reps)
+    if roll is not None:
+        st.subheader("By region and district")
+        st.dataframe(table_view(roll), hide_index=True, width="stretch")
+        st.caption(
+            "From the rep roster's region and district columns. Max deviation: the "
+            "largest of its territories; contiguous: how many of them are in one piece."
+        )
     st.subheader("Per-territory workload and balance")
     st.dataframe(table_view(snap.table), hide_index=True, width="stretch")
     st.caption(

@@ -7,6 +7,7 @@ them to a plan and its accounts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "max_abs_deviation",
     "moved_accounts",
     "plan_health",
+    "rollup",
     "target_shares",
     "territory_compactness_km",
     "territory_loads",
@@ -284,6 +286,45 @@ def _add_rep_columns(table: pd.DataFrame, reps: pd.DataFrame | None) -> pd.DataF
         "utilisation", "compactness_km", "contiguous", "cells",
     ]  # fmt: skip
     return table[cols]
+
+
+def rollup(
+    table: pd.DataFrame,
+    reps: pd.DataFrame | None,
+    *,
+    levels: Sequence[str] = ("region", "district"),
+) -> pd.DataFrame | None:
+    """The territory table summed up the reps' hierarchy (region > district).
+
+    One row per group of the ``levels`` the roster fills (a rep with a blank level, or
+    a territory without a rep, counts as ``"(none)"``): ``territories, accounts,
+    workload_hours, opportunity, capacity_hours, utilisation``, ``max_deviation`` (the
+    largest |deviation| among its territories), ``contiguous`` (how many are) and
+    ``travel_hours`` when the table has it. None when no level is filled.
+    """
+    if reps is None or not len(reps):
+        return None
+    present = [c for c in levels if c in reps.columns and reps[c].notna().any()]
+    if not present:
+        return None
+    r = reps.drop_duplicates("rep_id")
+    r = r.set_index(r["rep_id"].astype("string"))
+    keys = {c: table["rep_id"].map(r[c].astype("string")).fillna("(none)") for c in present}
+    frame = table.assign(**keys, max_deviation=table["deviation"].abs())
+    sums = ["accounts", "workload_hours", "opportunity"] + (
+        ["travel_hours"] if "travel_hours" in table.columns else []
+    )
+    groups = frame.groupby(present, sort=True)
+    out = groups[sums].sum()
+    out.insert(0, "territories", groups.size())
+    out["capacity_hours"] = groups["capacity_hours"].sum(min_count=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["utilisation"] = out["workload_hours"] / out["capacity_hours"].where(
+            out["capacity_hours"] > 0
+        )
+    out["max_deviation"] = groups["max_deviation"].max()
+    out["contiguous"] = groups["contiguous"].sum().astype(int)
+    return out.reset_index()
 
 
 def plan_health(

@@ -37,7 +37,8 @@ the same arguments give identical frames. How each column is made:
   city near the centre of a part: metros get several reps, rural states one, all at
   real cities. Capacity 130-160 hours a month; about one rep in twelve is a new hire
   at 60% of 140 hours. ``segment`` is blank (generalists: any segment); 40% list one
-  or two industries they specialise in.
+  or two industries they specialise in. ``district`` is the home state and
+  ``region`` its US Census division (for roll-ups).
 
 With the default :class:`~terrmap.scoring.ScoringConfig`, ~420 accounts per rep make a
 workload of about 90% of capacity (5,000 accounts and 12 reps: the bundled sample);
@@ -101,8 +102,20 @@ _WINDOWS: dict[str, tuple[float, str | None, str | None]] = {
 _OTHER_WINDOWS = ((0.04, "08:00", "12:00"), (0.04, "13:00", None))
 REP_COLUMNS = (
     "rep_id", "name", "home_lat", "home_lon", "home_zip", "home_city", "home_state",
-    "capacity_hours", "segment", "industries", "start_date",
+    "capacity_hours", "segment", "industries", "start_date", "region", "district",
 )  # fmt: skip
+#: US Census divisions: a rep's region is the division of their home state.
+_DIVISIONS: dict[str, str] = {
+    **dict.fromkeys(["CT", "ME", "MA", "NH", "RI", "VT"], "New England"),
+    **dict.fromkeys(["NJ", "NY", "PA"], "Mid-Atlantic"),
+    **dict.fromkeys(["IL", "IN", "MI", "OH", "WI"], "East North Central"),
+    **dict.fromkeys(["IA", "KS", "MN", "MO", "NE", "ND", "SD"], "West North Central"),
+    **dict.fromkeys(["DE", "DC", "FL", "GA", "MD", "NC", "SC", "VA", "WV"], "South Atlantic"),
+    **dict.fromkeys(["AL", "KY", "MS", "TN"], "East South Central"),
+    **dict.fromkeys(["AR", "LA", "OK", "TX"], "West South Central"),
+    **dict.fromkeys(["AZ", "CO", "ID", "MT", "NV", "NM", "UT", "WY"], "Mountain"),
+    **dict.fromkeys(["AK", "CA", "HI", "OR", "WA"], "Pacific"),
+}
 
 
 @dataclass(frozen=True)
@@ -500,7 +513,7 @@ def _make_reps(z: _ZipFrame, n_reps: int, rng: np.random.Generator) -> pd.DataFr
         for p, f in zip(picks, focus, strict=True)
     ]
     width = max(2, len(str(n_reps)))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "rep_id": pd.array([f"R{i:0{width}d}" for i in range(1, n_reps + 1)], dtype="str"),
             "name": pd.array(_rep_names(n_reps, rng), dtype="str"),
@@ -515,6 +528,10 @@ def _make_reps(z: _ZipFrame, n_reps: int, rng: np.random.Generator) -> pd.DataFr
             "start_date": start.astype("datetime64[ns]"),
         }
     )
+    # Roll-ups: the district is the home state, the region its Census division.
+    frame["district"] = frame["home_state"]
+    frame["region"] = frame["home_state"].map(_DIVISIONS).astype("str")
+    return frame
 
 
 def _legacy_owners(

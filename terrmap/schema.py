@@ -224,6 +224,10 @@ REP_COLUMNS: tuple[ColumnSpec, ...] = (
           "Industries the rep specialises in, separated by ';'."),
     _spec("start_date", "date", "hire_date started start date_hired",
           "Date the rep started (or starts)."),
+    _spec("region", "text", "sales_region division rep_region",
+          "Region the rep's district belongs to (roll-ups); blank = none."),
+    _spec("district", "text", "sales_district team area rep_district manager",
+          "District or team the rep belongs to (roll-ups); blank = none."),
 )  # fmt: skip
 
 _SPECS: Mapping[Kind, tuple[ColumnSpec, ...]] = {

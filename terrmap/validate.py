@@ -312,6 +312,8 @@ def check_reps(
         "segment": take_text(seg_codes, [str(s) if s else None for s in seg]),
         "industries": industries(frame, src.get("industries")),
         "start_date": check_date(frame, src.get("start_date"), col, future_ok=True),
+        "region": optional_text(frame, src.get("region"), na_tokens=True),
+        "district": optional_text(frame, src.get("district"), na_tokens=True),
     }
     _note_zip_placed(col, approx, where)
     return _finish(frame, data, "reps", col, match, keep_extra)

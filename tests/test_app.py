@@ -81,9 +81,15 @@ def test_opens_on_the_sample_with_a_plan() -> None:
     assert {"Max deviation", "Contiguous", "Compactness", "Unassigned", "Doubly owned"} <= set(
         labels
     )
-    table = at.dataframe[-1].value
+    frames = [d.value for d in at.dataframe]
+    table = frames[-1]
     assert len(table) == len(state.dataset.reps)
     assert {"Territory", "Rep", "Utilisation", "Deviation", "Travel h"} <= set(table.columns)
+    # The sample's reps have regions and districts: the roll-up adds up to the same totals.
+    roll = next(f for f in frames if "District" in f.columns)
+    assert roll["Territories"].sum() == len(table)
+    assert roll["Accounts"].sum() == table["Accounts"].sum()
+    assert "By region and district" in [h.value for h in at.subheader]
     assert "Click a territory" in "\n".join(i.value for i in at.info)
 
 
@@ -143,7 +149,6 @@ def test_scenario_slider_replans(snap: Any) -> None:
     assert _state(at).scenario.team_size == n + 1
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 def test_adopting_a_scenario_makes_it_the_plan(snap: Any) -> None:
     at = _start("pages/scenarios.py")

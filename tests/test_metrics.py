@@ -152,6 +152,30 @@ def test_territory_table():
     assert table[["tier1", "tier2", "tier3"]].to_numpy().sum() == 10
 
 
+def test_rollup_sums_territories_up_the_reps_hierarchy():
+    plan, acc = _plan_and_accounts()
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R2"],
+            "capacity_hours": [10.0, 20.0],
+            "region": ["East", "East"],
+            "district": ["North", None],
+        }
+    )
+    table = metrics.territory_table(plan, acc, reps)
+    roll = metrics.rollup(table, reps)
+    assert roll is not None
+    assert roll[["region", "district"]].values.tolist() == [["(none)", "(none)"], ["East", "North"]]
+    assert roll["territories"].tolist() == [1, 1]  # T02 has no rep
+    assert roll["workload_hours"].tolist() == [15.0, 5.0]
+    np.testing.assert_allclose(roll["max_deviation"], [0.5, 0.5])
+    assert roll["utilisation"].iloc[1] == pytest.approx(0.5) and pd.isna(roll["utilisation"][0])
+    by_region = metrics.rollup(table, reps, levels=("region",))
+    assert by_region is not None and by_region["accounts"].sum() == 10
+    assert metrics.rollup(table, reps.drop(columns=["region", "district"])) is None
+    assert metrics.rollup(table, None) is None
+
+
 def test_plan_health():
     plan, acc = _plan_and_accounts()
     health = metrics.plan_health(plan, acc)

@@ -145,6 +145,16 @@ def test_visit_windows_follow_the_industry(northeast: tuple[pd.DataFrame, pd.Dat
     assert opens.dt.hour.between(8, 14).all()
 
 
+def test_reps_roll_up_by_state_and_census_division(
+    northeast: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    _, reps = northeast
+    assert reps["district"].tolist() == reps["home_state"].tolist()
+    new_england = reps["home_state"].isin(["CT", "MA", "ME", "NH", "RI", "VT"])
+    assert reps["region"].where(new_england).dropna().eq("New England").all()
+    assert reps["region"].where(~new_england).dropna().eq("Mid-Atlantic").all()
+
+
 def test_activity_dates(northeast: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     accounts, _ = northeast
     days = (pd.Timestamp(REFERENCE_DATE) - accounts["last_activity"]).dt.days

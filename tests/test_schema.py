@@ -26,7 +26,7 @@ def test_output_columns_follow_the_contract() -> None:
     ]  # fmt: skip
     assert schema.output_columns("reps") == [
         "rep_id", "name", "home_lat", "home_lon", "home_zip", "approximate",
-        "capacity_hours", "segment", "industries", "start_date",
+        "capacity_hours", "segment", "industries", "start_date", "region", "district",
     ]  # fmt: skip
     assert schema.required_columns("accounts") == ["account_id"]
     assert schema.required_columns("reps") == ["rep_id"]

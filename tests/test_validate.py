@@ -395,6 +395,13 @@ def test_reps_defaults_and_normalisation() -> None:
     assert any("default 140" in n for n in checked.notes)
 
 
+def test_reps_region_and_district_headers_and_blanks() -> None:
+    frame = good_reps().assign(**{"Sales Region": ["East", "n/a", " East "], "Team": "Metro"})
+    f = check_reps(frame).frame
+    assert f["region"].tolist()[0::2] == ["East", "East"] and pd.isna(f["region"].iloc[1])
+    assert f["district"].eq("Metro").all()
+
+
 @pytest.mark.parametrize(
     ("column", "value", "text"),
     [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Literal
 
 import folium
@@ -39,6 +39,9 @@ __all__ = [
 AccountMode = Literal["clusters", "opportunity", "hidden"]
 
 _TABLE_COLUMNS = {
+    "region": "Region",
+    "district": "District",
+    "territories": "Territories",
     "territory_id": "Territory",
     "rep_name": "Rep",
     "accounts": "Accounts",
@@ -50,6 +53,7 @@ _TABLE_COLUMNS = {
     "utilisation": "Utilisation",
     "opportunity": "Opportunity $",
     "deviation": "Deviation",
+    "max_deviation": "Max deviation",
     "travel_hours": "Travel h",
     "compactness_km": "Compactness km",
     "contiguous": "Contiguous",
@@ -149,21 +153,21 @@ def _utilisation_style(value: object) -> str:
 
 
 def territory_table_view(table: pd.DataFrame) -> Styler:
-    """The per-territory table, renamed for reading, deviation coloured by size."""
+    """The per-territory table (or its roll-up), renamed for reading, deviation coloured."""
     view = table[[c for c in _TABLE_COLUMNS if c in table.columns]].rename(columns=_TABLE_COLUMNS)
-    styler = view.style.format(
-        {
-            "Workload h": "{:,.0f}",
-            "Capacity h": "{:,.0f}",
-            "Utilisation": "{:.0%}",
-            "Opportunity $": "${:,.0f}",
-            "Deviation": "{:+.1%}",
-            "Travel h": "{:,.0f}",
-            "Compactness km": "{:,.1f}",
-        },
-        na_rep="—",
-    )
-    styler = styler.map(_deviation_style, subset=["Deviation"])
+    formats = {
+        "Workload h": "{:,.0f}",
+        "Capacity h": "{:,.0f}",
+        "Utilisation": "{:.0%}",
+        "Opportunity $": "${:,.0f}",
+        "Deviation": "{:+.1%}",
+        "Max deviation": "{:.1%}",
+        "Travel h": "{:,.0f}",
+        "Compactness km": "{:,.1f}",
+    }
+    styler = view.style.format({k: v for k, v in formats.items() if k in view.columns}, na_rep="—")
+    deviation: list[Hashable] = [c for c in ("Deviation", "Max deviation") if c in view.columns]
+    styler = styler.map(_deviation_style, subset=deviation)
     return styler.map(_utilisation_style, subset=["Utilisation"])
 
 
