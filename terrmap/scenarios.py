@@ -444,7 +444,23 @@ def scenario_roster(
         roster["capacity_hours"] = float(scenario.capacity_hours)
     for rep_id, hours in scenario.capacity_by_rep:
         roster.loc[roster["rep_id"].astype(str) == rep_id, "capacity_hours"] = float(hours)
-    return roster.reset_index(drop=True)
+    return _join_nearest_district(roster.reset_index(drop=True), reps)
+
+
+def _join_nearest_district(roster: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+    """Hires take the region and district of the nearest rep's home (for roll-ups)."""
+    levels = [c for c in ("region", "district") if c in reps.columns and reps[c].notna().any()]
+    hired = ~roster["rep_id"].astype(str).isin(reps["rep_id"].astype(str))
+    known = reps.dropna(subset=["home_lat", "home_lon"])
+    if not levels or not hired.any() or known.empty:
+        return roster
+    klat, klon = known["home_lat"].to_numpy(float), known["home_lon"].to_numpy(float)
+    lat, lon = roster["home_lat"].to_numpy(float), roster["home_lon"].to_numpy(float)
+    for i in np.flatnonzero(hired.to_numpy()):
+        nearest = known.iloc[int(np.argmin(haversine_km(lat[i], lon[i], klat, klon)))]
+        for level in levels:
+            roster.loc[i, level] = nearest[level]
+    return roster
 
 
 def _resize(

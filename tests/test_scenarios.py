@@ -83,6 +83,10 @@ def test_leaving_hires_and_capacity(base: PlanSnapshot, sample_reps: pd.DataFram
     assert caps["R01"] == 90.0 and caps["HIRE-1"] == 150.0 and caps["R02"] == 150.0
     hire = roster[roster["rep_id"] == "HIRE-1"].iloc[0]
     assert hire["home_lat"] == 42.13 and hire["name"] == "New rep (Erie)"
+    # Erie is nearest to the Buffalo rep: the hire joins that district for roll-ups.
+    buffalo = sample_reps.set_index("rep_id").loc["R02"]
+    assert (hire["region"], hire["district"]) == (buffalo["region"], buffalo["district"])
+    assert roster.loc[roster["rep_id"] == "R01", "district"].item() == "PA"
 
 
 def test_team_size_removes_least_loaded_or_adds_hires(base: PlanSnapshot, sample_reps) -> None:
