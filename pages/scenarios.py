@@ -9,6 +9,7 @@ import streamlit as st
 
 from terrmap.errors import TerrmapError
 from terrmap.layers import MapSelection, base_map
+from terrmap.metrics import rollup_change
 from terrmap.scenarios import (
     Hire,
     Scenario,
@@ -412,6 +413,21 @@ def show_results(result: object, result_key: str, scenario: Scenario) -> None:
             "workload_after": st.column_config.NumberColumn("workload after h", format="%.0f"),
         },
     )
+    change = rollup_change((base.table, base.reps), (result.table, result.reps))
+    if change is not None:
+        st.markdown("**Per region and district**")
+        formats = {
+            "workload_hours": ("workload h", "%.0f"),
+            "capacity_hours": ("capacity h", "%.0f"),
+            "utilisation": ("util.", "percent"),
+            "max_deviation": ("max dev.", "percent"),
+        }
+        config = {
+            f"{col}_{side}": st.column_config.NumberColumn(f"{label} {side}", format=fmt)
+            for col, (label, fmt) in formats.items()
+            for side in ("before", "after")
+        }
+        st.dataframe(change, hide_index=True, width="stretch", column_config=config)
     st.button(
         "Make this the current plan",
         on_click=_adopt,

@@ -34,6 +34,7 @@ __all__ = [
     "moved_accounts",
     "plan_health",
     "rollup",
+    "rollup_change",
     "target_shares",
     "territory_compactness_km",
     "territory_loads",
@@ -325,6 +326,32 @@ def rollup(
     out["max_deviation"] = groups["max_deviation"].max()
     out["contiguous"] = groups["contiguous"].sum().astype(int)
     return out.reset_index()
+
+
+def rollup_change(
+    before: tuple[pd.DataFrame, pd.DataFrame | None],
+    after: tuple[pd.DataFrame, pd.DataFrame | None],
+) -> pd.DataFrame | None:
+    """Two roll-ups side by side: ``(territory table, reps)`` before and after a change.
+
+    One row per group either side has, with ``territories``, ``workload_hours``,
+    ``capacity_hours``, ``utilisation`` and ``max_deviation`` suffixed ``_before`` /
+    ``_after`` (a group one side lacks has 0 territories there). None when either
+    roster has no region or district.
+    """
+    b, a = rollup(*before), rollup(*after)
+    if b is None or a is None:
+        return None
+    keys = [c for c in ("region", "district") if c in b.columns and c in a.columns]
+    if not keys:
+        return None
+    cols = ["territories", "workload_hours", "capacity_hours", "utilisation", "max_deviation"]
+    out = b[keys + cols].merge(
+        a[keys + cols], on=keys, how="outer", suffixes=("_before", "_after"), sort=True
+    )
+    for side in ("before", "after"):
+        out[f"territories_{side}"] = out[f"territories_{side}"].fillna(0).astype(int)
+    return out
 
 
 def plan_health(

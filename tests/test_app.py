@@ -146,6 +146,10 @@ def test_scenario_slider_replans(snap: Any) -> None:
     metrics = {m.label: m for m in at.metric}
     assert metrics["Reps"].value == str(n + 1)
     assert int(metrics["Accounts moved"].value.replace(",", "")) > 0
+    # The hire joins the district of the nearest rep: one district gains a territory.
+    change = next(d.value for d in at.dataframe if "territories_after" in d.value.columns)
+    gained = change["territories_after"] - change["territories_before"]
+    assert gained.sum() == 1 and gained.max() == 1 and (change["district"] != "(none)").all()
     assert _state(at).scenario.team_size == n + 1
 
 

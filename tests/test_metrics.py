@@ -176,6 +176,24 @@ def test_rollup_sums_territories_up_the_reps_hierarchy():
     assert metrics.rollup(table, None) is None
 
 
+def test_rollup_change_lines_up_groups_either_side_has():
+    plan, acc = _plan_and_accounts()
+    reps = pd.DataFrame({"rep_id": ["R1"], "capacity_hours": [10.0], "district": ["North"]})
+    before = metrics.territory_table(plan, acc, reps)
+    moved = Plan(
+        cells=plan.cells, labels=plan.labels, territory_ids=("T01", "T02"), rep_ids=("R1", "R2"),
+        resolution=7, params=plan.params,
+    )  # fmt: skip
+    after_reps = pd.concat([reps, pd.DataFrame({"rep_id": ["R2"], "district": ["South"]})])
+    after = metrics.territory_table(moved, acc, after_reps)
+    change = metrics.rollup_change((before, reps), (after, after_reps))
+    assert change is not None
+    assert change["district"].tolist() == ["(none)", "North", "South"]
+    assert change["territories_before"].tolist() == [1, 1, 0]
+    assert change["territories_after"].tolist() == [0, 1, 1]
+    assert metrics.rollup_change((before, None), (after, after_reps)) is None
+
+
 def test_plan_health():
     plan, acc = _plan_and_accounts()
     health = metrics.plan_health(plan, acc)
