@@ -417,6 +417,7 @@ def show_results(result: object, result_key: str, scenario: Scenario) -> None:
     if change is not None:
         st.markdown("**Per region and district**")
         formats = {
+            "territories": ("territories", "%d"),
             "workload_hours": ("workload h", "%.0f"),
             "capacity_hours": ("capacity h", "%.0f"),
             "utilisation": ("util.", "percent"),

@@ -335,8 +335,8 @@ def rollup_change(
     """Two roll-ups side by side: ``(territory table, reps)`` before and after a change.
 
     One row per group either side has, with ``territories``, ``workload_hours``,
-    ``capacity_hours``, ``utilisation`` and ``max_deviation`` suffixed ``_before`` /
-    ``_after`` (a group one side lacks has 0 territories there). None when either
+    ``capacity_hours``, ``utilisation`` and ``max_deviation``, each as a ``_before`` /
+    ``_after`` pair (a group one side lacks has 0 territories there). None when either
     roster has no region or district.
     """
     b, a = rollup(*before), rollup(*after)
@@ -351,7 +351,7 @@ def rollup_change(
     )
     for side in ("before", "after"):
         out[f"territories_{side}"] = out[f"territories_{side}"].fillna(0).astype(int)
-    return out
+    return out[keys + [f"{c}_{side}" for c in cols for side in ("before", "after")]]
 
 
 def plan_health(
