@@ -19,11 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from terrmap._cells import hhmm, to_time
+from terrmap._columns import check_visit_window
+from terrmap._problems import Collector
 from terrmap.errors import InputError, Problem, TerrmapError
 from terrmap.network import RoadNetwork, snap_points
 from terrmap.sequencing import Instance, explain_dropped
 from terrmap.travel import Travel, pair_minutes
+from terrmap.validate import MAX_PROBLEMS_PER_CHECK
 from terrmap.visits import DayConfig, visit_priority
 
 __all__ = [
@@ -165,33 +167,19 @@ def account_windows(accounts: pd.DataFrame) -> dict[str, tuple[dt.time, dt.time]
     InputError
         A cell that is not a time of day, or a window closing before it opens.
     """
+    src = {c: c for c in ("visit_from", "visit_until") if c in accounts.columns}
+    if not src:
+        return {}
+    # The loader's own check: the same parsing, messages and row numbers as a file gets.
+    col = Collector(np.arange(2, len(accounts) + 2), MAX_PROBLEMS_PER_CHECK)
+    opens, closes = check_visit_window(accounts.reset_index(drop=True), src, col)
+    if col.problems:
+        raise InputError(col.problems, source="visit windows")
     ids = accounts["account_id"].astype(str).to_numpy()
-    minutes = {}
-    problems: list[Problem] = []
-    for name in ("visit_from", "visit_until"):
-        if name not in accounts:
-            minutes[name] = np.full(len(accounts), np.nan)
-            continue
-        raw = accounts[name].reset_index(drop=True)
-        vals, bad = to_time(raw)
-        problems += [
-            Problem(
-                None, name, str(raw.iloc[i]), f"not a time of day (account {ids[i]})",
-                "write it as HH:MM, e.g. 09:30",
-            )
-            for i in np.flatnonzero(bad)
-        ]  # fmt: skip
-        minutes[name] = vals
-    lo, hi = minutes["visit_from"], minutes["visit_until"]
-    given = ~(np.isnan(lo) & np.isnan(hi))
-    lo, hi = np.where(np.isnan(lo), 0.0, lo), np.where(np.isnan(hi), 1439.0, hi)
-    problems += [
-        Problem(None, "visit_until", ids[i], "visit window closes before it opens", "swap them")
-        for i in np.flatnonzero(given & (lo > hi))
-    ]
-    if problems:
-        raise InputError(problems, source="visit windows")
-    return {ids[i]: (_time_of(lo[i]), _time_of(hi[i])) for i in np.flatnonzero(given)}
+    given = (opens.notna() | closes.notna()).to_numpy()
+    lo, hi = opens.fillna("00:00").to_numpy(str), closes.fillna("23:59").to_numpy(str)
+    return {ids[i]: (dt.time.fromisoformat(lo[i]), dt.time.fromisoformat(hi[i]))
+            for i in np.flatnonzero(given)}  # fmt: skip
 
 
 def window_labels(accounts: pd.DataFrame) -> pd.Series:
@@ -209,10 +197,6 @@ def window_labels(accounts: pd.DataFrame) -> pd.Series:
         else:
             labels[aid] = f"{a:%H:%M}-{b:%H:%M}"
     return ids.map(lambda aid: labels.get(aid, ""))
-
-
-def _time_of(minutes: float) -> dt.time:
-    return dt.time.fromisoformat(hhmm(minutes))
 
 
 def candidate_stops(

@@ -219,11 +219,11 @@ def test_bad_visit_window_cells_raise_with_every_problem() -> None:
     frame["visit_until"] = [None, "14:00", "25:00"]
     with pytest.raises(InputError) as err:
         plan_day(frame, home=HOME, date=DAY)
-    problems = {(p.column, p.value, p.message) for p in err.value.problems}
-    assert problems == {
-        ("visit_from", "noon", "not a time of day (account A000)"),
-        ("visit_until", "25:00", "not a time of day (account A002)"),
-        ("visit_until", "A001", "visit window closes before it opens"),
+    problems = {(p.row, p.column, p.value, p.message) for p in err.value.problems}
+    assert problems == {  # the loader's check: rows as a file would number them
+        (2, "visit_from", "noon", "not a time of day"),
+        (4, "visit_until", "25:00", "not a time of day"),
+        (3, "visit_until", "14:00", "visit window closes before it opens (15:00)"),
     }
 
 
