@@ -12,12 +12,12 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
+from app_harness import app_state, ran_ok, set_app_env
 from streamlit.testing.v1 import AppTest
 
 from terrmap.layers import MapSelection
 from terrmap.scenarios import Scenario
 from terrmap.ui.details import cell_details, resolve_selection, territory_details
-from terrmap.ui.state import STATE_KEY, AppState
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -25,8 +25,8 @@ TIMEOUT = 240  # the first run designs the sample plan
 
 
 @pytest.fixture(autouse=True)
-def _no_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TERRMAP_TILES", "none")
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    set_app_env(monkeypatch, tmp_path)
 
 
 def _fake_folium(payload: dict[str, Any] | None) -> Any:
@@ -45,14 +45,8 @@ def _start(page: str | None = None, payload: dict[str, Any] | None = None) -> Ap
         at.run()
         if page is not None:
             at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
+    ran_ok(at)
     return at
-
-
-def _state(at: AppTest) -> AppState:
-    state = at.session_state[STATE_KEY]
-    assert isinstance(state, AppState)
-    return state
 
 
 def _texts(at: AppTest) -> str:
@@ -68,14 +62,14 @@ def snap() -> Iterator[Any]:
         at.run()
     from terrmap.ui.cache import baseline_snapshot
 
-    state = _state(at)
+    state = app_state(at)
     yield baseline_snapshot(state.dataset.version, state.scoring, state.design, state.dataset)
 
 
 def test_opens_on_the_sample_with_a_plan() -> None:
     at = _start()
     assert at.title[0].value == "Territories"
-    state = _state(at)
+    state = app_state(at)
     assert state.dataset.name == "Bundled sample" and len(state.dataset.accounts) >= 4000
     labels = [m.label for m in at.metric]
     assert {"Max deviation", "Contiguous", "Compactness", "Unassigned", "Doubly owned"} <= set(
@@ -102,7 +96,7 @@ def test_territory_click_shows_details(snap: Any) -> None:
         "last_clicked": point,
     }
     at = _start(payload=payload)
-    assert _state(at).selection == MapSelection(territory_id=tid, lat=41.0, lon=-74.0)
+    assert app_state(at).selection == MapSelection(territory_id=tid, lat=41.0, lon=-74.0)
     heads = [s.value for s in at.subheader]
     assert any(h.startswith(f"Territory {tid}") for h in heads), heads
     assert at.selectbox(key="territories_pick").value == tid
@@ -142,7 +136,7 @@ def test_scenario_slider_replans(snap: Any) -> None:
     assert next(m for m in at.metric if m.label == "Reps").value == str(n)
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         at.slider(key="sc_team").set_value(n + 1).run()
-    assert not at.exception, [e.value for e in at.exception]
+    ran_ok(at)
     metrics = {m.label: m for m in at.metric}
     assert metrics["Reps"].value == str(n + 1)
     assert int(metrics["Accounts moved"].value.replace(",", "")) > 0
@@ -150,7 +144,7 @@ def test_scenario_slider_replans(snap: Any) -> None:
     change = next(d.value for d in at.dataframe if "territories_after" in d.value.columns)
     gained = change["territories_after"] - change["territories_before"]
     assert gained.sum() == 1 and gained.max() == 1 and (change["district"] != "(none)").all()
-    assert _state(at).scenario.team_size == n + 1
+    assert app_state(at).scenario.team_size == n + 1
 
 
 @pytest.mark.slow
@@ -161,8 +155,8 @@ def test_adopting_a_scenario_makes_it_the_plan(snap: Any) -> None:
         at.slider(key="sc_team").set_value(n + 1).run()
         scenario_moved = next(m for m in at.metric if m.label == "Accounts moved").value
         at.button(key="sc_adopt").click().run()
-        assert not at.exception, [e.value for e in at.exception]
-        state = _state(at)
+        ran_ok(at)
+        state = app_state(at)
         assert len(state.dataset.reps) == n + 1 and state.dataset.pinned is not None
         assert state.scenario == Scenario()
         # The adopted plan is now the baseline: no change, nothing moved.
@@ -170,7 +164,7 @@ def test_adopting_a_scenario_makes_it_the_plan(snap: Any) -> None:
         assert next(m for m in at.metric if m.label == "Accounts moved").value == "0"
         assert scenario_moved != "0"
         at.switch_page("pages/territories.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    ran_ok(at)
     assert len(at.dataframe[-1].value) == n + 1
 
 
@@ -181,8 +175,8 @@ def test_headcount_curve(snap: Any) -> None:
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         at.select_slider(key="sc_curve_range").set_value((n - 1, n)).run()
         at.button(key="sc_curve").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    curve = _state(at).curve
+    ran_ok(at)
+    curve = app_state(at).curve
     assert curve is not None
     frame = curve[1]
     assert list(frame["reps"]) == [n - 1, n]
@@ -197,16 +191,16 @@ def test_rep_leaves_and_hire_by_zip(snap: Any) -> None:
     leaver = str(snap.reps["rep_id"].iloc[0])
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         at.multiselect(key="sc_leaving").set_value([leaver]).run()
-        assert _state(at).scenario.leaving == (leaver,)
+        assert app_state(at).scenario.leaving == (leaver,)
         at.text_input(key="sc_hire_at").set_value("99999").run()
         at.button(key="sc_add_hire").click().run()
         # An unknown ZIP is reported, nothing is added.
-        assert _state(at).scenario.hires == ()
+        assert app_state(at).scenario.hires == ()
         assert any("unknown US ZIP" in str(e.value) or "problem" in str(e.value) for e in at.error)
         at.text_input(key="sc_hire_at").set_value("06103").run()
         at.button(key="sc_add_hire").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    state = _state(at)
+    ran_ok(at)
+    state = app_state(at)
     assert len(state.scenario.hires) == 1 and state.scenario.team_size is None
     metrics = {m.label: m for m in at.metric}
     assert metrics["Reps"].value == str(len(snap.reps))  # one left, one hired
@@ -237,16 +231,16 @@ def _defective_csv() -> bytes:
 @pytest.mark.slow
 def test_defective_upload_lists_problems_and_keeps_data() -> None:
     at = _start("pages/data.py")
-    before = _state(at).dataset
+    before = app_state(at).dataset
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         at.file_uploader(key="data_accounts_file").set_value(
             ("broken.csv", _defective_csv(), "text/csv")
         ).run()
-        assert not at.exception, [e.value for e in at.exception]
+        ran_ok(at)
         submit = next(b for b in at.button if "Validate and use these accounts" in b.label)
         submit.click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    state = _state(at)
+    ran_ok(at)
+    state = app_state(at)
     assert state.dataset is before  # the previous data is still in use
     assert state.last_upload is not None and not state.last_upload.accepted
     errors = "\n".join(str(e.value) for e in at.error)
@@ -259,11 +253,11 @@ def test_defective_upload_lists_problems_and_keeps_data() -> None:
 
 def test_unreadable_upload_is_reported_not_raised() -> None:
     at = _start("pages/data.py")
-    before = _state(at).dataset
+    before = app_state(at).dataset
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         at.file_uploader(key="data_reps_file").set_value(("empty.csv", b"", "text/csv")).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert _state(at).dataset is before
+    ran_ok(at)
+    assert app_state(at).dataset is before
     assert any("Reading empty.csv" in str(e.value) for e in at.error)
     assert not [b for b in at.button if "Validate and use" in b.label]  # nothing to submit
 
@@ -279,8 +273,8 @@ def test_good_upload_replaces_accounts() -> None:
         assert at.selectbox(key="data_accounts_map_lat").value == "Latitude"
         submit = next(b for b in at.button if "Validate and use these accounts" in b.label)
         submit.click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    state = _state(at)
+    ran_ok(at)
+    state = app_state(at)
     assert state.last_upload is not None and state.last_upload.accepted
     assert len(state.dataset.accounts) == 1500
     assert state.dataset.name.startswith("mine.csv")
@@ -328,7 +322,7 @@ def test_every_run_goes_through_the_router() -> None:
     for _ in range(2):
         with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
             at.run()
-        assert not at.exception, [e.value for e in at.exception]
+        ran_ok(at)
         assert at.title[0].value == "Scenarios"
         assert "terrmap" in [m.value.strip("# ") for m in at.sidebar.markdown]
         assert at.sidebar.text_input(key="terrmap_author") is not None
@@ -343,11 +337,11 @@ def test_reset_puts_every_control_back(snap: Any) -> None:
     with mock.patch("streamlit_folium.st_folium", _fake_folium(None)):
         at.slider(key="sc_team").set_value(n + 1).run()
         at.slider(key="sc_tolerance").set_value(0.05).run()
-        assert _state(at).scenario.tolerance == 0.05
+        assert app_state(at).scenario.tolerance == 0.05
         at.button(key="sc_reset").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    ran_ok(at)
     assert at.slider(key="sc_team").value == n
-    assert at.slider(key="sc_tolerance").value == pytest.approx(_state(at).design.tolerance)
-    assert _state(at).scenario == Scenario()
+    assert at.slider(key="sc_tolerance").value == pytest.approx(app_state(at).design.tolerance)
+    assert app_state(at).scenario == Scenario()
     assert next(m for m in at.metric if m.label == "Reps").value == str(n)
     assert not at.warning  # no "value set via the Session State API" warnings
